@@ -1,0 +1,76 @@
+package credential
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestGeneratedCredentialsAreValid(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 200; i++ {
+		id, secret := NewClientID(), NewSecret()
+		if !ValidClientID(id) {
+			t.Fatalf("generated client id %q is not valid", id)
+		}
+		if !ValidSecret(secret) || len(secret) != SecretLength || !strings.HasPrefix(secret, SecretPrefix) {
+			t.Fatalf("generated secret of length %d is not valid", len(secret))
+		}
+		if seen[secret] {
+			t.Fatal("generated the same secret twice")
+		}
+		seen[secret] = true
+	}
+}
+
+func TestSecretChecksumCatchesEverySingleCharacterTypo(t *testing.T) {
+	secret := NewSecret()
+	for i := len(SecretPrefix); i < len(secret); i++ {
+		for _, c := range []byte(base62) {
+			if c == secret[i] {
+				continue
+			}
+			typo := secret[:i] + string(c) + secret[i+1:]
+			if ValidSecret(typo) {
+				t.Fatalf("secret with position %d changed to %q still passes", i, c)
+			}
+		}
+	}
+}
+
+func TestValidSecretShapes(t *testing.T) {
+	hex64 := strings.Repeat("0123456789abcdef", 4)
+	cases := []struct {
+		name string
+		in   string
+		want bool
+	}{
+		{"cloudflare 64 hex", hex64, true},
+		{"uppercase hex", strings.ToUpper(hex64), false},
+		{"63 hex", hex64[:63], false},
+		{"empty", "", false},
+		{"prefix only", SecretPrefix, false},
+		{"non-base62 body", SecretPrefix + strings.Repeat("-", secretBodyLen+checksumLen), false},
+		{"wrong prefix", "svcauth_xx_" + NewSecret()[len(SecretPrefix):], false},
+	}
+	for _, tc := range cases {
+		if got := ValidSecret(tc.in); got != tc.want {
+			t.Errorf("%s: ValidSecret = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestValidClientIDShapes(t *testing.T) {
+	cases := map[string]bool{
+		"0123456789abcdef0123456789abcdef.access":  true,
+		"0123456789ABCDEF0123456789abcdef.access":  false,
+		"0123456789abcdef0123456789abcde.access":   false,
+		"0123456789abcdef0123456789abcdef.accesss": false,
+		"0123456789abcdef0123456789abcdefXaccess":  false,
+		"": false,
+	}
+	for in, want := range cases {
+		if got := ValidClientID(in); got != want {
+			t.Errorf("ValidClientID(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
