@@ -10,6 +10,10 @@ import (
 	"github.com/tidwall/gjson"
 )
 
+// b64Strict decodes signatures: a lenient decoder ignores the 2 spare bits of
+// the last of 43 characters, which would let 4 spellings of one token verify.
+var b64Strict = b64.Strict()
+
 // Verifier checks session tokens for one application. It keeps one keyed
 // HMAC state per key and reuses it, so it is not safe for concurrent use:
 // each proxy-wasm VM is single-threaded and owns its own Verifier.
@@ -102,7 +106,7 @@ func (v *Verifier) Verify(token string, now int64) (Claims, error) {
 	}
 
 	var sig [sha256.Size]byte
-	if n, err := b64.Decode(sig[:], []byte(encSig)); err != nil || n != sha256.Size {
+	if n, err := b64Strict.Decode(sig[:], []byte(encSig)); err != nil || n != sha256.Size {
 		return c, ErrMalformed
 	}
 	mac.Reset()

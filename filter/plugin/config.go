@@ -1,0 +1,430 @@
+package plugin
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strconv"
+	"strings"
+
+	"github.com/svcauth/svcauth/filter/session"
+	"github.com/tidwall/gjson"
+)
+
+// Config is the validated plugin configuration. Its JSON shape is fixed by
+// the contract with `svcauth filter-config`, which prints every field.
+type Config struct {
+	Audience              string
+	Keys                  []session.Key
+	Issuer                IssuerConfig
+	CookieName            string
+	TokenHeader           string
+	ClientIDHeader        string
+	ClientSecretHeader    string
+	JSONCredentialsHeader string // "" disables the single JSON header
+	AssertionHeader       string
+	ExemptPathPrefixes    []string
+	AllowCORSPreflight    bool
+	ClockSkewSeconds      int64
+}
+
+// IssuerConfig says how the filter reaches the issuer: an Envoy cluster, not
+// a URL, plus the :authority and :path of the exchange callout.
+type IssuerConfig struct {
+	Cluster      string
+	Authority    string
+	ExchangePath string
+	TimeoutMS    uint32
+}
+
+// Limits of the numeric settings.
+const (
+	MaxTimeoutMS        = 60000
+	MaxClockSkewSeconds = 300
+	minKeyBytes         = 32
+	maxKidLength        = 64
+)
+
+// DefaultConfig returns the defaults of every optional field; Audience and
+// Keys have none.
+func DefaultConfig() Config {
+	return Config{
+		Issuer: IssuerConfig{
+			Cluster:      "svcauth-issuer",
+			Authority:    "svcauth-issuer",
+			ExchangePath: "/v1/exchange",
+			TimeoutMS:    2000,
+		},
+		CookieName:         "CF_Authorization",
+		TokenHeader:        "cf-access-token",
+		ClientIDHeader:     "cf-access-client-id",
+		ClientSecretHeader: "cf-access-client-secret",
+		AssertionHeader:    "cf-access-jwt-assertion",
+		ExemptPathPrefixes: []string{},
+		ClockSkewSeconds:   30,
+	}
+}
+
+// ConfigError lists every problem found in a configuration, so an operator
+// can fix them all in one go.
+type ConfigError struct {
+	Problems []string
+}
+
+func (e *ConfigError) Error() string {
+	return "invalid plugin configuration: " + strings.Join(e.Problems, "; ")
+}
+
+// reservedHeaders are request headers the filter reads for its own purposes;
+// a configured header name equal to one of them would make the filter strip
+// or trust the wrong thing.
+var reservedHeaders = []string{
+	"cookie", "host", "origin", "access-control-request-method", "x-request-id",
+	"content-type", "content-length", "transfer-encoding", "connection", "set-cookie",
+}
+
+// ParseConfig parses and validates a plugin configuration. It never stops at
+// the first problem: the returned *ConfigError names each one.
+func ParseConfig(data []byte) (*Config, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return nil, &ConfigError{Problems: []string{"configuration is empty: audience and keys are required"}}
+	}
+	if !gjson.ValidBytes(data) {
+		return nil, &ConfigError{Problems: []string{"configuration is not valid JSON"}}
+	}
+	root := gjson.ParseBytes(data)
+	if !root.IsObject() {
+		return nil, &ConfigError{Problems: []string{"configuration must be a JSON object"}}
+	}
+
+	c := DefaultConfig()
+	p := &problems{}
+	seen := map[string]bool{}
+	root.ForEach(func(k, v gjson.Result) bool {
+		name := k.String()
+		if seen[name] {
+			p.add(name, "appears more than once")
+			return true
+		}
+		seen[name] = true
+		switch name {
+		case "audience":
+			c.Audience = parseAudience(p, v)
+		case "keys":
+			c.Keys = parseKeys(p, v)
+		case "issuer":
+			parseIssuer(p, v, &c.Issuer)
+		case "cookie_name":
+			c.CookieName = stringField(p, name, v, c.CookieName)
+			if !isToken(c.CookieName, false) {
+				p.add(name, "must be a cookie name: letters, digits and !#$%&'*+-.^_`|~")
+			}
+		case "token_header", "client_id_header", "client_secret_header", "assertion_header", "json_credentials_header":
+			parseHeaderName(p, name, v, &c)
+		case "exempt_path_prefixes":
+			c.ExemptPathPrefixes = parsePrefixes(p, v)
+		case "allow_cors_preflight":
+			if v.Type != gjson.True && v.Type != gjson.False {
+				p.add(name, "must be true or false")
+			}
+			c.AllowCORSPreflight = v.Type == gjson.True
+		case "clock_skew_seconds":
+			if n, ok := intField(p, name, v, 0, MaxClockSkewSeconds); ok {
+				c.ClockSkewSeconds = n
+			}
+		default:
+			p.add(strconv.Quote(name), "unknown field")
+		}
+		return true
+	})
+	if !seen["audience"] {
+		p.add("audience", "required (the application's 64-hex aud tag)")
+	}
+	if !seen["keys"] {
+		p.add("keys", "required (at least one {\"kid\",\"key\"})")
+	}
+	checkDistinctHeaders(p, &c)
+	if len(p.list) > 0 {
+		return nil, &ConfigError{Problems: p.list}
+	}
+	return &c, nil
+}
+
+type problems struct{ list []string }
+
+func (p *problems) add(field, msg string) { p.list = append(p.list, field+": "+msg) }
+
+func parseAudience(p *problems, v gjson.Result) string {
+	if v.Type != gjson.String || len(v.Str) != 64 || !isLowerHex(v.Str) {
+		p.add("audience", "must be 64 lowercase hex characters")
+		return ""
+	}
+	return v.Str
+}
+
+func parseKeys(p *problems, v gjson.Result) []session.Key {
+	if !v.IsArray() {
+		p.add("keys", "must be an array of {\"kid\",\"key\"} objects")
+		return nil
+	}
+	var keys []session.Key
+	i := 0
+	v.ForEach(func(_, item gjson.Result) bool {
+		field := "keys[" + strconv.Itoa(i) + "]"
+		i++
+		k, ok := parseKey(p, field, item)
+		if !ok {
+			return true
+		}
+		for j := range keys {
+			if keys[j].ID == k.ID {
+				p.add(field+".kid", "duplicate key id "+strconv.Quote(k.ID))
+				return true
+			}
+		}
+		keys = append(keys, k)
+		return true
+	})
+	if i == 0 {
+		p.add("keys", "must hold at least one key")
+	}
+	return keys
+}
+
+func parseKey(p *problems, field string, item gjson.Result) (session.Key, bool) {
+	var k session.Key
+	if !item.IsObject() {
+		p.add(field, "must be an object with kid and key")
+		return k, false
+	}
+	ok := true
+	var haveKid, haveKey bool
+	item.ForEach(func(name, v gjson.Result) bool {
+		switch name.String() {
+		case "kid":
+			haveKid = true
+			if v.Type != gjson.String || !validKid(v.Str) {
+				p.add(field+".kid", "must be 1 to 64 characters from A-Z a-z 0-9 . _ -")
+				ok = false
+				return true
+			}
+			k.ID = v.Str
+		case "key":
+			haveKey = true
+			if v.Type != gjson.String {
+				p.add(field+".key", "must be a base64url string")
+				ok = false
+				return true
+			}
+			secret, err := base64.RawURLEncoding.Strict().DecodeString(v.Str)
+			switch {
+			case err != nil:
+				p.add(field+".key", "must be base64url without padding")
+				ok = false
+			case len(secret) < minKeyBytes:
+				p.add(field+".key", "must decode to at least 32 bytes, got "+strconv.Itoa(len(secret)))
+				ok = false
+			default:
+				k.Secret = secret
+			}
+		default:
+			p.add(field, "unknown field "+strconv.Quote(name.String()))
+			ok = false
+		}
+		return true
+	})
+	if !haveKid {
+		p.add(field+".kid", "required")
+		ok = false
+	}
+	if !haveKey {
+		p.add(field+".key", "required")
+		ok = false
+	}
+	return k, ok
+}
+
+func parseIssuer(p *problems, v gjson.Result, ic *IssuerConfig) {
+	if !v.IsObject() {
+		p.add("issuer", "must be an object")
+		return
+	}
+	seen := map[string]bool{}
+	v.ForEach(func(k, f gjson.Result) bool {
+		name := k.String()
+		field := "issuer." + name
+		if seen[name] {
+			p.add(field, "appears more than once")
+			return true
+		}
+		seen[name] = true
+		switch name {
+		case "cluster":
+			ic.Cluster = stringField(p, field, f, ic.Cluster)
+			if ic.Cluster == "" || !isVisibleASCII(ic.Cluster) {
+				p.add(field, "must be a non-empty Envoy cluster name without spaces")
+			}
+		case "authority":
+			ic.Authority = stringField(p, field, f, ic.Authority)
+			if ic.Authority == "" || !isVisibleASCII(ic.Authority) || strings.ContainsAny(ic.Authority, "/?#@") {
+				p.add(field, "must be a host or host:port")
+			}
+		case "exchange_path":
+			ic.ExchangePath = stringField(p, field, f, ic.ExchangePath)
+			if !strings.HasPrefix(ic.ExchangePath, "/") || !isVisibleASCII(ic.ExchangePath) {
+				p.add(field, "must be a path starting with \"/\"")
+			}
+		case "timeout_ms":
+			if n, ok := intField(p, field, f, 1, MaxTimeoutMS); ok {
+				ic.TimeoutMS = uint32(n)
+			}
+		default:
+			p.add("issuer", "unknown field "+strconv.Quote(name))
+		}
+		return true
+	})
+}
+
+func parseHeaderName(p *problems, name string, v gjson.Result, c *Config) {
+	var dst *string
+	switch name {
+	case "token_header":
+		dst = &c.TokenHeader
+	case "client_id_header":
+		dst = &c.ClientIDHeader
+	case "client_secret_header":
+		dst = &c.ClientSecretHeader
+	case "assertion_header":
+		dst = &c.AssertionHeader
+	case "json_credentials_header":
+		dst = &c.JSONCredentialsHeader
+	}
+	*dst = stringField(p, name, v, *dst)
+	if name == "json_credentials_header" && *dst == "" {
+		return // disabled
+	}
+	if !isToken(*dst, true) {
+		p.add(name, "must be a lower-case header name (a-z 0-9 and !#$%&'*+-.^_`|~)")
+		return
+	}
+	for _, r := range reservedHeaders {
+		if *dst == r {
+			p.add(name, "must not be "+strconv.Quote(r)+", which the filter reads for another purpose")
+		}
+	}
+}
+
+func checkDistinctHeaders(p *problems, c *Config) {
+	names := [...]struct{ field, value string }{
+		{"token_header", c.TokenHeader},
+		{"client_id_header", c.ClientIDHeader},
+		{"client_secret_header", c.ClientSecretHeader},
+		{"json_credentials_header", c.JSONCredentialsHeader},
+		{"assertion_header", c.AssertionHeader},
+	}
+	for i := range names {
+		for j := i + 1; j < len(names); j++ {
+			if names[i].value != "" && names[i].value == names[j].value {
+				p.add(names[j].field, "must differ from "+names[i].field)
+			}
+		}
+	}
+}
+
+func parsePrefixes(p *problems, v gjson.Result) []string {
+	if !v.IsArray() {
+		p.add("exempt_path_prefixes", "must be an array of path prefixes")
+		return []string{}
+	}
+	out := []string{}
+	i := 0
+	v.ForEach(func(_, item gjson.Result) bool {
+		field := "exempt_path_prefixes[" + strconv.Itoa(i) + "]"
+		i++
+		switch {
+		case item.Type != gjson.String || !strings.HasPrefix(item.Str, "/"):
+			p.add(field, "must be a string starting with \"/\"")
+		case item.Str == "/":
+			p.add(field, "\"/\" would exempt every request")
+		case !isVisibleASCII(item.Str) || strings.ContainsAny(item.Str, "?#%\\"):
+			p.add(field, "must be a plain path: visible ASCII without ? # % or \\")
+		default:
+			out = append(out, item.Str)
+		}
+		return true
+	})
+	return out
+}
+
+// stringField returns v's string, or reports a type error and keeps def.
+func stringField(p *problems, field string, v gjson.Result, def string) string {
+	if v.Type != gjson.String {
+		p.add(field, "must be a string")
+		return def
+	}
+	return v.Str
+}
+
+// intField returns v as an integer in [lo, hi], or reports why it is not one.
+func intField(p *problems, field string, v gjson.Result, lo, hi int64) (int64, bool) {
+	n, err := strconv.ParseInt(v.Raw, 10, 64)
+	if v.Type != gjson.Number || err != nil || n < lo || n > hi {
+		p.add(field, "must be an integer from "+strconv.FormatInt(lo, 10)+" to "+strconv.FormatInt(hi, 10))
+		return 0, false
+	}
+	return n, true
+}
+
+func validKid(s string) bool {
+	if len(s) == 0 || len(s) > maxKidLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// isToken reports whether s is an RFC 9110 token; lowerOnly also refuses
+// upper-case letters, as proxies hand header names to the filter lower-cased.
+func isToken(s string, lowerOnly bool) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c >= 'A' && c <= 'Z':
+			if lowerOnly {
+				return false
+			}
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isVisibleASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,215 @@
+package plugin
+
+import (
+	"strconv"
+
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+	"github.com/tidwall/gjson"
+)
+
+// dispatchHTTPCall is proxywasm.DispatchHttpCall; tests replace it to see a
+// dispatch fail, which the SDK's emulator never does.
+var dispatchHTTPCall = proxywasm.DispatchHttpCall
+
+// maxIssuerBody bounds the exchange answer the filter reads: a session JWT
+// is at most 2 KiB.
+const maxIssuerBody = 8 << 10
+
+// maxRequestIDLength bounds the x-request-id forwarded to the issuer.
+const maxRequestIDLength = 200
+
+var sourceAddressProperty = []string{"source", "address"}
+
+// exchange pauses the request and asks the issuer to turn the credentials into
+// a session (POST exchange_path on the issuer cluster). onExchangeResponse
+// ends the request: exactly one resume or one local reply.
+func (h *httpContext) exchange(r *requestHeaders, id, secret string) types.Action {
+	c := h.p.cfg
+	if h.start == 0 {
+		h.start = requestTime()
+	}
+	requestID := ""
+	if len(r.requestID) <= maxRequestIDLength && isVisibleASCII(r.requestID) {
+		requestID = r.requestID
+	}
+	headers := make([][2]string, 4, 5)
+	headers[0] = [2]string{":method", "POST"}
+	headers[1] = [2]string{":path", c.Issuer.ExchangePath}
+	headers[2] = [2]string{":authority", c.Issuer.Authority}
+	headers[3] = [2]string{"content-type", "application/json"}
+	if requestID != "" {
+		headers = append(headers, [2]string{"x-request-id", requestID})
+	}
+	body := appendExchangeBody(make([]byte, 0, 320), id, secret, c.Audience, sourceIP(), requestID)
+	_, err := dispatchHTTPCall(c.Issuer.Cluster, headers, body, nil, c.Issuer.TimeoutMS, h.onExchangeResponse)
+	clear(body) // the host has copied it; do not leave the secret in the heap
+	if err != nil {
+		proxywasm.LogError("svcauth: cannot call the issuer through cluster " + strconv.Quote(c.Issuer.Cluster) +
+			" (is it defined in Envoy?): " + err.Error())
+		return h.reply(503, reasonIssuerUnreachable)
+	}
+	h.held = true
+	return types.ActionPause
+}
+
+// appendExchangeBody appends the JSON body of POST /v1/exchange.
+func appendExchangeBody(b []byte, id, secret, aud, sourceIP, requestID string) []byte {
+	b = append(b, `{"client_id":`...)
+	b = appendJSONString(b, id)
+	b = append(b, `,"client_secret":`...)
+	b = appendJSONString(b, secret)
+	b = append(b, `,"aud":`...)
+	b = appendJSONString(b, aud)
+	if sourceIP != "" {
+		b = append(b, `,"source_ip":`...)
+		b = appendJSONString(b, sourceIP)
+	}
+	if requestID != "" {
+		b = append(b, `,"request_id":`...)
+		b = appendJSONString(b, requestID)
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string. Callers pass ASCII, but every
+// byte that JSON does not allow raw is escaped anyway.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20 || c >= 0x7f:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
+// sourceIP returns the downstream address without its port, or "" when the
+// host does not say.
+func sourceIP() string {
+	b, err := proxywasm.GetProperty(sourceAddressProperty)
+	if err != nil || len(b) == 0 || len(b) > 64 {
+		return ""
+	}
+	s := string(b)
+	if !isVisibleASCII(s) {
+		return ""
+	}
+	if s[0] == '[' { // [v6]:port
+		for i := 1; i < len(s); i++ {
+			if s[i] == ']' {
+				return s[1:i]
+			}
+		}
+		return ""
+	}
+	colon := -1
+	for i := 0; i < len(s); i++ {
+		if s[i] == ':' {
+			if colon >= 0 {
+				return s // bare IPv6, no port
+			}
+			colon = i
+		}
+	}
+	if colon >= 0 {
+		return s[:colon]
+	}
+	return s
+}
+
+// onExchangeResponse maps the issuer's answer to the end of the request:
+// 200 with a session that verifies → resume; 401/403 → the same status
+// locally; anything else, including no answer at all → 503.
+func (h *httpContext) onExchangeResponse(numHeaders, bodySize, _ int) {
+	if numHeaders == 0 {
+		proxywasm.LogWarn("svcauth: no answer from the issuer (timeout or connection failure)")
+		h.reply(503, reasonIssuerUnreachable)
+		return
+	}
+	status := ""
+	if hs, err := proxywasm.GetHttpCallResponseHeaders(); err == nil {
+		for _, kv := range hs {
+			if kv[0] == ":status" {
+				status = kv[1]
+				break
+			}
+		}
+	}
+	var body []byte
+	if bodySize > 0 && bodySize <= maxIssuerBody {
+		body, _ = proxywasm.GetHttpCallResponseBody(0, bodySize)
+	}
+	switch status {
+	case "200":
+		h.acceptSession(body)
+	case "401":
+		h.reply(401, issuerReason(body, reasonUnauthorized))
+	case "403":
+		h.reply(403, issuerReason(body, reasonForbidden))
+	case "404":
+		proxywasm.LogError("svcauth: the issuer does not know audience " + h.p.cfg.Audience +
+			" (404): was the application deleted, or is this configuration stale?")
+		h.reply(503, reasonIssuerBadResponse)
+	default:
+		proxywasm.LogError("svcauth: unexpected answer from the issuer: status " + strconv.Quote(status))
+		h.reply(503, reasonIssuerBadResponse)
+	}
+}
+
+// acceptSession checks the issuer's 200 answer with the filter's own keys
+// before trusting it: a token the filter cannot verify would fail on the
+// client's next request anyway, and means filter and issuer disagree on keys.
+func (h *httpContext) acceptSession(body []byte) {
+	jwt := ""
+	if gjson.ValidBytes(body) {
+		if v := gjson.GetBytes(body, "jwt"); v.Type == gjson.String {
+			jwt = v.Str
+		}
+	}
+	if jwt == "" {
+		proxywasm.LogError("svcauth: the issuer answered 200 without a session token")
+		h.reply(503, reasonIssuerBadResponse)
+		return
+	}
+	claims, err := h.p.verifier.Verify(jwt, currentTime(h.start))
+	if err != nil {
+		proxywasm.LogError("svcauth: issuer-signed token does not verify: key mismatch? (" + sessionReason(err) + ")")
+		h.reply(503, reasonIssuerBadResponse)
+		return
+	}
+	if err := proxywasm.ReplaceHttpRequestHeader(h.p.cfg.AssertionHeader, jwt); err != nil {
+		proxywasm.LogError("svcauth: cannot set the assertion header: " + err.Error())
+		h.reply(503, reasonInternal)
+		return
+	}
+	h.session, h.sessionExp = jwt, claims.ExpiresAt
+	h.held = false
+	if err := proxywasm.ResumeHttpRequest(); err != nil {
+		proxywasm.LogError("svcauth: cannot resume the request: " + err.Error())
+	}
+}
+
+// issuerReason returns the issuer's reason code when it has the shape of one
+// ([a-z_]{1,40}), so the filter never echoes arbitrary upstream text.
+func issuerReason(body []byte, fallback string) string {
+	if !gjson.ValidBytes(body) {
+		return fallback
+	}
+	v := gjson.GetBytes(body, "reason")
+	if v.Type != gjson.String || len(v.Str) == 0 || len(v.Str) > 40 {
+		return fallback
+	}
+	for i := 0; i < len(v.Str); i++ {
+		if c := v.Str[i]; (c < 'a' || c > 'z') && c != '_' {
+			return fallback
+		}
+	}
+	return v.Str
+}

@@ -1,0 +1,56 @@
+package plugin
+
+import (
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+// Reason codes of local replies that the filter decides itself. 401 replies
+// also carry a session.Error reason or the issuer's own reason code.
+const (
+	reasonMissing     = "missing_credentials"
+	reasonPartial     = "partial_credentials"
+	reasonDuplicate   = "duplicate_credentials"
+	reasonConflicting = "conflicting_credentials"
+	reasonMalformed   = "malformed_credentials"
+
+	reasonUnauthorized = "unauthorized" // the issuer said 401 without a usable reason
+	reasonForbidden    = "forbidden"    // the issuer said 403 without a usable reason
+
+	reasonIssuerUnreachable = "issuer_unreachable"  // dispatch failed, timeout, reset
+	reasonIssuerBadResponse = "issuer_bad_response" // unexpected status or body, token that does not verify
+	reasonNotConfigured     = "filter_not_configured"
+	reasonInternal          = "internal_error" // a host call the filter depends on failed
+)
+
+var replyHeaders = [][2]string{
+	{"content-type", "application/json"},
+	{"cache-control", "no-store"},
+}
+
+// reply answers the request from the filter with a short JSON body
+// {"error":…,"reason":…} and holds whatever of the request is still to come.
+// reason is always a [a-z_] code, never client input. The returned action is
+// what a request-headers callback must return; callout callbacks ignore it.
+func (h *httpContext) reply(status uint32, reason string) types.Action {
+	h.held = true
+	var code string
+	switch status {
+	case 401:
+		code = "unauthorized"
+	case 403:
+		code = "forbidden"
+	default:
+		code = "unavailable"
+	}
+	body := make([]byte, 0, 32+len(code)+len(reason))
+	body = append(body, `{"error":"`...)
+	body = append(body, code...)
+	body = append(body, `","reason":"`...)
+	body = append(body, reason...)
+	body = append(body, `"}`...)
+	if err := proxywasm.SendHttpResponse(status, replyHeaders, body, -1); err != nil {
+		proxywasm.LogError("svcauth: cannot send the local reply: " + err.Error())
+	}
+	return types.ActionPause
+}
