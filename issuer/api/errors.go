@@ -1,0 +1,150 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/svcauth/svcauth/issuer/apiv1"
+	"github.com/svcauth/svcauth/issuer/domain"
+	"github.com/svcauth/svcauth/issuer/storage"
+)
+
+// statusOf maps error codes to HTTP status codes. It is the only place that
+// does.
+func statusOf(code string) int {
+	switch code {
+	case domain.EInvalid:
+		return http.StatusBadRequest
+	case domain.EUnauthorized:
+		return http.StatusUnauthorized
+	case domain.EForbidden:
+		return http.StatusForbidden
+	case domain.ENotFound:
+		return http.StatusNotFound
+	case domain.EMethod:
+		return http.StatusMethodNotAllowed
+	case domain.EConflict:
+		return http.StatusConflict
+	case domain.ETooLarge:
+		return http.StatusRequestEntityTooLarge
+	case domain.EUnavailable:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// writeError answers with err as {"error", "message", "reason"}. Internal
+// errors are logged with their details and answered with a generic message.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	code := domain.ErrorCode(err)
+	if code == domain.EInternal {
+		log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if code == domain.EUnauthorized && domain.ErrorReason(err) == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="svcauth"`)
+	}
+	writeJSON(w, statusOf(code), apiv1.Error{Error: code, Message: domain.ErrorMessage(err), Reason: domain.ErrorReason(err)})
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, s.logger(r.Context()), err)
+}
+
+// writeJSON writes v with status. API answers are never cached: some carry
+// secrets.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"internal","message":"internal error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// decode reads exactly one JSON value into v from a body of at most
+// s.maxBody bytes, refusing unknown fields.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
+	body := http.MaxBytesReader(w, r.Body, s.maxBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return s.decodeError(err)
+	}
+	if err := dec.Decode(&struct{}{}); err != io.EOF {
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				return s.decodeError(err)
+			}
+		}
+		return domain.Errorf(domain.EInvalid, "request body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+func (s *Server) decodeError(err error) error {
+	var (
+		tooLarge *http.MaxBytesError
+		syntax   *json.SyntaxError
+		typ      *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		return domain.Errorf(domain.ETooLarge, "request body larger than %d bytes", s.maxBody)
+	case errors.Is(err, io.EOF):
+		return domain.Errorf(domain.EInvalid, "request body is empty: want a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return domain.Errorf(domain.EInvalid, "request body is truncated JSON")
+	case errors.As(err, &syntax):
+		return domain.Errorf(domain.EInvalid, "malformed JSON at byte %d: %s", syntax.Offset, syntax.Error())
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return domain.Errorf(domain.EInvalid, "field %q: got JSON %s, want %s", typ.Field, typ.Value, jsonKind(typ.Type.Kind().String()))
+		}
+		return domain.Errorf(domain.EInvalid, "got JSON %s, want an object", typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return domain.Errorf(domain.EInvalid, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		return domain.Errorf(domain.EInvalid, "malformed JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map", "ptr":
+		return "an object"
+	case "int", "int64", "int32", "uint", "uint64", "float64":
+		return "a number"
+	}
+	return goKind
+}
+
+// storageErr turns storage errors into domain errors for the caller: what
+// names the object ("service token abc").
+func storageErr(err error, what string) error {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return domain.Errorf(domain.ENotFound, "no %s", what)
+	case errors.Is(err, storage.ErrAlreadyExists):
+		return domain.Errorf(domain.EConflict, "%s already exists", what)
+	default:
+		return fmt.Errorf("%s: %w", what, err)
+	}
+}

@@ -1,0 +1,182 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/svcauth/svcauth/filter/credential"
+	"github.com/svcauth/svcauth/filter/session"
+	"github.com/svcauth/svcauth/issuer/apiv1"
+	"github.com/svcauth/svcauth/issuer/domain"
+	"github.com/svcauth/svcauth/issuer/storage"
+)
+
+// handleExchange is POST /v1/exchange: the filter trades a client id and
+// secret for a session JWT of one application. It reads through the
+// ExchangeStore (cacheable), writes one audit row, and does no other I/O.
+func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) {
+	var req apiv1.ExchangeRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.metrics.exchanges.WithLabelValues(resultError).Inc()
+		s.fail(w, r, err)
+		return
+	}
+	resp, err := s.doExchange(r.Context(), &req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (apiv1.ExchangeResponse, error) {
+	now := s.now()
+	log := s.logger(ctx)
+	ev := domain.AuditEvent{
+		Time:      now.UTC(),
+		Actor:     domain.ActorExchange,
+		SourceIP:  normalizeSourceIP(req.SourceIP),
+		RequestID: sanitizeRequestID(req.RequestID),
+	}
+	if ev.RequestID == "" {
+		ev.RequestID = requestID(ctx)
+	}
+	// A client id is not a secret, but a caller may have put a secret in
+	// the wrong field: only a well-formed client id is ever recorded.
+	if credential.ValidClientID(req.ClientID) {
+		ev.ClientID = req.ClientID
+	}
+
+	if !domain.ValidAUD(req.AUD) {
+		s.metrics.exchanges.WithLabelValues(resultError).Inc()
+		return apiv1.ExchangeResponse{}, domain.Errorf(domain.EInvalid, "aud: want the application's 64-hex audience tag")
+	}
+	app, err := s.exchange.GetAppByAUD(ctx, req.AUD)
+	if err != nil {
+		s.metrics.exchanges.WithLabelValues(resultError).Inc()
+		if errors.Is(err, storage.ErrNotFound) {
+			log.Error("exchange for an unknown application: is the filter configured with a deleted app?", "aud", req.AUD)
+			return apiv1.ExchangeResponse{}, domain.Errorf(domain.ENotFound, "unknown application")
+		}
+		return apiv1.ExchangeResponse{}, err
+	}
+	ev.AppID, ev.AppName = app.ID, app.Name
+
+	deny := func(code, reason, detail string) error {
+		s.metrics.exchanges.WithLabelValues(resultDenied).Inc()
+		s.metrics.denials.WithLabelValues(reason).Inc()
+		ev.Event, ev.Reason, ev.Detail = domain.EventSessionDenied, reason, detail
+		s.audit(ctx, ev)
+		log.Info("exchange denied", "reason", reason, "app_id", app.ID, "token_id", ev.TokenID, "client_id", ev.ClientID, "source_ip", ev.SourceIP)
+		msg := "credentials refused"
+		if code == domain.EForbidden {
+			msg = "no policy admits this service token to the application"
+		}
+		return &domain.Error{Code: code, Reason: reason, Message: msg}
+	}
+
+	if !credential.ValidClientID(req.ClientID) || !credential.ValidSecret(req.ClientSecret) {
+		return apiv1.ExchangeResponse{}, deny(domain.EUnauthorized, domain.ReasonMalformedCredentials, "")
+	}
+	hash := s.keys.HashSecret(req.ClientSecret)
+	tok, err := s.exchange.GetTokenByClientID(ctx, req.ClientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return apiv1.ExchangeResponse{}, deny(domain.EUnauthorized, domain.ReasonUnknownClient, "")
+	}
+	if err != nil {
+		s.metrics.exchanges.WithLabelValues(resultError).Inc()
+		return apiv1.ExchangeResponse{}, err
+	}
+	ev.TokenID, ev.TokenName = tok.ID, tok.Name
+	if !secretMatches(&tok, hash, now) {
+		return apiv1.ExchangeResponse{}, deny(domain.EUnauthorized, domain.ReasonInvalidSecret, "")
+	}
+	if !tok.Enabled {
+		return apiv1.ExchangeResponse{}, deny(domain.EUnauthorized, domain.ReasonTokenDisabled, "")
+	}
+	if tok.Expired(now) {
+		return apiv1.ExchangeResponse{}, deny(domain.EUnauthorized, domain.ReasonTokenExpired, "")
+	}
+
+	policies, err := s.exchange.ListPolicies(ctx, app.ID)
+	if err != nil {
+		s.metrics.exchanges.WithLabelValues(resultError).Inc()
+		return apiv1.ExchangeResponse{}, err
+	}
+	eval := domain.Evaluate(policies, domain.Subject{TokenID: tok.ID})
+	if eval.Policy != nil {
+		ev.PolicyID = eval.Policy.ID
+	}
+	switch eval.Outcome {
+	case domain.OutcomeAdmit:
+	case domain.OutcomeDeny:
+		return apiv1.ExchangeResponse{}, deny(domain.EForbidden, domain.ReasonDeniedByPolicy, "deny policy matched")
+	case domain.OutcomeIdentityRequired:
+		return apiv1.ExchangeResponse{}, deny(domain.EForbidden, domain.ReasonNoMatchingPolicy,
+			"an allow policy matched first; service tokens need a Service Auth (non_identity) policy")
+	default:
+		return apiv1.ExchangeResponse{}, deny(domain.EForbidden, domain.ReasonNoMatchingPolicy, "")
+	}
+
+	iat := now.Unix()
+	claims := session.Claims{
+		Type:       session.TypeApp,
+		Audience:   app.AUD,
+		Issuer:     s.issuerURL,
+		IssuedAt:   iat,
+		NotBefore:  iat,
+		ExpiresAt:  iat + int64(app.SessionDuration.Seconds()),
+		CommonName: tok.ClientID,
+		Subject:    "",
+		ID:         newJTI(),
+		TokenID:    tok.ID,
+	}
+	jwt, err := session.Sign(s.keys.SessionKey(app.AUD, app.KeyVersion), claims)
+	if err != nil {
+		s.metrics.exchanges.WithLabelValues(resultError).Inc()
+		return apiv1.ExchangeResponse{}, err
+	}
+	s.seen.mark(tok.ID, now)
+	s.metrics.exchanges.WithLabelValues(resultIssued).Inc()
+	ev.Event = domain.EventSessionIssued
+	ev.Detail = "jti " + claims.ID
+	s.audit(ctx, ev)
+	log.Info("session issued", "app_id", app.ID, "token_id", tok.ID, "token_name", tok.Name, "policy_id", ev.PolicyID, "jti", claims.ID)
+	return apiv1.ExchangeResponse{JWT: jwt, ExpiresAt: claims.ExpiresAt}, nil
+}
+
+// secretMatches compares hash with the token's current secret hash and,
+// during a rotation's grace period, its previous one; both in constant time.
+func secretMatches(t *domain.Token, hash []byte, now time.Time) bool {
+	ok := subtle.ConstantTimeCompare(hash, t.SecretHash) == 1
+	if len(t.PreviousSecretHash) > 0 && t.PreviousSecretExpiresAt != nil && now.Before(*t.PreviousSecretExpiresAt) {
+		ok = subtle.ConstantTimeCompare(hash, t.PreviousSecretHash) == 1 || ok
+	}
+	return ok
+}
+
+// normalizeSourceIP keeps the address part of "ip" or "ip:port", or "".
+func normalizeSourceIP(s string) string {
+	if s == "" || len(s) > 64 {
+		return ""
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().String()
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.String()
+	}
+	return ""
+}
+
+func newJTI() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,91 @@
+package api
+
+import (
+	"encoding/base64"
+	"net/http"
+
+	"github.com/svcauth/svcauth/issuer/apiv1"
+	"github.com/svcauth/svcauth/issuer/domain"
+)
+
+// Filter configuration defaults.
+const (
+	DefaultCluster   = "svcauth-issuer"
+	DefaultAuthority = "svcauth-issuer"
+)
+
+// filterConfig answers the plugin configuration of the app: its audience,
+// its current session key, and how to reach this issuer through Envoy.
+func (s *Server) filterConfig(w http.ResponseWriter, r *http.Request) {
+	app, err := s.loadApp(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	cluster, authority := q.Get("cluster"), q.Get("authority")
+	if cluster == "" {
+		cluster = DefaultCluster
+	}
+	if authority == "" {
+		authority = DefaultAuthority
+	}
+	if !validClusterName(cluster) {
+		s.fail(w, r, domain.Errorf(domain.EInvalid, "cluster %q: want 1 to 255 letters, digits or . _ - :", cluster))
+		return
+	}
+	if !validAuthority(authority) {
+		s.fail(w, r, domain.Errorf(domain.EInvalid, "authority %q: want a host name with an optional port", authority))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.filterConfigFor(app, cluster, authority))
+}
+
+func (s *Server) filterConfigFor(app domain.App, cluster, authority string) apiv1.FilterConfig {
+	key := s.keys.SessionKey(app.AUD, app.KeyVersion)
+	return apiv1.FilterConfig{
+		Audience: app.AUD,
+		Keys:     []apiv1.FilterKey{{KID: key.ID, Key: base64.RawURLEncoding.EncodeToString(key.Secret)}},
+		Issuer: apiv1.FilterIssuer{
+			Cluster:      cluster,
+			Authority:    authority,
+			ExchangePath: "/v1/exchange",
+			TimeoutMS:    2000,
+		},
+		CookieName:            "CF_Authorization",
+		TokenHeader:           "cf-access-token",
+		ClientIDHeader:        "cf-access-client-id",
+		ClientSecretHeader:    "cf-access-client-secret",
+		JSONCredentialsHeader: "",
+		AssertionHeader:       "cf-access-jwt-assertion",
+		ExemptPathPrefixes:    []string{},
+		AllowCORSPreflight:    false,
+		ClockSkewSeconds:      30,
+	}
+}
+
+func validClusterName(s string) bool {
+	if len(s) == 0 || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '.' && c != '_' && c != '-' && c != ':' {
+			return false
+		}
+	}
+	return true
+}
+
+func validAuthority(s string) bool {
+	if len(s) == 0 || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '.' && c != '-' && c != ':' && c != '[' && c != ']' && c != '_' {
+			return false
+		}
+	}
+	return true
+}

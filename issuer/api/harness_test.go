@@ -1,0 +1,206 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/svcauth/svcauth/issuer/api"
+	"github.com/svcauth/svcauth/issuer/apiv1"
+	"github.com/svcauth/svcauth/issuer/domain"
+	"github.com/svcauth/svcauth/issuer/keys"
+	"github.com/svcauth/svcauth/issuer/storage"
+	"github.com/svcauth/svcauth/issuer/storage/sqlite"
+)
+
+const issuerURL = "https://issuer.test"
+
+// syncBuffer is a bytes.Buffer safe for concurrent log writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type harness struct {
+	t        *testing.T
+	srv      *api.Server
+	store    storage.Storage
+	dbPath   string
+	keys     *keys.Keyring
+	reg      *prometheus.Registry
+	logs     *syncBuffer
+	adminKey string
+
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	dbPath := filepath.Join(t.TempDir(), "svcauth.db")
+	store, err := sqlite.Open(context.Background(), dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	kr, err := keys.New(bytes.Repeat([]byte{42}, keys.MasterKeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, store: store, dbPath: dbPath, keys: kr, reg: prometheus.NewRegistry(), logs: &syncBuffer{},
+		now: time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)}
+	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.srv, err = api.New(api.Config{Storage: store, Keys: kr, IssuerURL: issuerURL, Logger: logger, Now: h.clock, Registry: h.reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, generated, err := api.EnsureInitialAdminKey(context.Background(), store, kr, h.clock(), "")
+	if err != nil || !generated || !keys.ValidAdminKey(key) {
+		t.Fatalf("initial admin key: %q %v %v", key, generated, err)
+	}
+	h.adminKey = key
+	return h
+}
+
+func (h *harness) clock() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.now
+}
+
+func (h *harness) advance(d time.Duration) {
+	h.mu.Lock()
+	h.now = h.now.Add(d)
+	h.mu.Unlock()
+}
+
+// request describes one call; body is a string sent as is, or a value
+// sent as JSON.
+type request struct {
+	method, path string
+	body         any
+	key          *string // admin key; nil means the harness's
+	header       map[string]string
+}
+
+func (h *harness) do(r request) *httptest.ResponseRecorder {
+	h.t.Helper()
+	var body io.Reader
+	switch b := r.body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		body = bytes.NewReader(j)
+	}
+	req := httptest.NewRequest(r.method, r.path, body)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	key := h.adminKey
+	if r.key != nil {
+		key = *r.key
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for k, v := range r.header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.srv.ServeHTTP(rec, req)
+	return rec
+}
+
+// call does r, checks the status, and decodes the JSON answer into out
+// (when not nil).
+func (h *harness) call(r request, wantStatus int, out any) *httptest.ResponseRecorder {
+	h.t.Helper()
+	rec := h.do(r)
+	if rec.Code != wantStatus {
+		h.t.Fatalf("%s %s: status %d, want %d; body %s", r.method, r.path, rec.Code, wantStatus, rec.Body.String())
+	}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") && r.path != "/metrics" && rec.Code != 204 {
+		h.t.Fatalf("%s %s: content type %q", r.method, r.path, ct)
+	}
+	if out != nil {
+		dec := json.NewDecoder(bytes.NewReader(rec.Body.Bytes()))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(out); err != nil {
+			h.t.Fatalf("%s %s: decode %s: %v", r.method, r.path, rec.Body.String(), err)
+		}
+	}
+	return rec
+}
+
+func (h *harness) createToken(name, duration string) apiv1.Token {
+	h.t.Helper()
+	var tok apiv1.Token
+	h.call(request{method: "POST", path: "/v1/service-tokens", body: apiv1.CreateTokenRequest{Name: name, Duration: duration}}, 201, &tok)
+	return tok
+}
+
+func (h *harness) createApp(name string, sessionDuration string) apiv1.App {
+	h.t.Helper()
+	var app apiv1.App
+	h.call(request{method: "POST", path: "/v1/apps", body: apiv1.CreateAppRequest{Name: name, Domains: []string{name + ".example.com"}, SessionDuration: sessionDuration}}, 201, &app)
+	return app
+}
+
+func (h *harness) createPolicy(appID string, decision domain.Decision, include []domain.Rule, exclude []domain.Rule) apiv1.Policy {
+	h.t.Helper()
+	var p apiv1.Policy
+	h.call(request{method: "POST", path: "/v1/apps/" + appID + "/policies",
+		body: apiv1.CreatePolicyRequest{Name: string(decision) + " policy", Decision: string(decision), Include: include, Exclude: exclude}}, 201, &p)
+	return p
+}
+
+func (h *harness) exchange(tok apiv1.Token, aud string) *httptest.ResponseRecorder {
+	h.t.Helper()
+	return h.do(request{method: "POST", path: "/v1/exchange", key: ptr(""),
+		body: apiv1.ExchangeRequest{ClientID: tok.ClientID, ClientSecret: tok.ClientSecret, AUD: aud, SourceIP: "198.51.100.7:4431", RequestID: "req-123"}})
+}
+
+func (h *harness) audit(filter string) []apiv1.AuditEvent {
+	h.t.Helper()
+	var list apiv1.List[apiv1.AuditEvent]
+	h.call(request{method: "GET", path: "/v1/audit?" + filter}, 200, &list)
+	return list.Items
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func decodeError(t *testing.T, rec *httptest.ResponseRecorder) apiv1.Error {
+	t.Helper()
+	var e apiv1.Error
+	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
+		t.Fatalf("error body %q: %v", rec.Body.String(), err)
+	}
+	return e
+}

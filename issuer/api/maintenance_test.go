@@ -1,0 +1,72 @@
+package api_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/svcauth/svcauth/issuer/apiv1"
+	"github.com/svcauth/svcauth/issuer/domain"
+)
+
+func TestCleanupInactiveTokens(t *testing.T) {
+	h, app := lifecycleHarness(t)
+	ctx := context.Background()
+	idle := h.createToken("idle", "forever")
+	named := h.createToken("named", "forever")
+	h.createPolicy(app.ID, domain.DecisionNonIdentity, []domain.Rule{domain.RuleServiceToken(named.ID)}, nil)
+	h.advance(20 * 24 * time.Hour)
+	used := h.createToken("fresh", "forever")
+	active := h.createToken("active", "forever")
+	h.advance(15 * 24 * time.Hour)
+	h.wantExchange(active, app.AUD, 200, "")
+	h.advance(20 * 24 * time.Hour) // idle and named: 55 days; fresh: 35 days unused; active: seen 20 days ago
+
+	for _, bad := range []struct {
+		days   int
+		action string
+	}{{29, "disable"}, {366, "disable"}, {30, "archive"}} {
+		if _, err := h.srv.CleanupInactiveTokens(ctx, bad.days, bad.action); err == nil {
+			t.Errorf("accepted %d days / %s", bad.days, bad.action)
+		}
+	}
+	n, err := h.srv.CleanupInactiveTokens(ctx, 30, "delete")
+	if err != nil || n != 3 {
+		t.Fatalf("cleanup: %d, %v; want 3", n, err)
+	}
+	h.call(request{method: "GET", path: "/v1/service-tokens/" + idle.ID}, 404, nil)
+	h.call(request{method: "GET", path: "/v1/service-tokens/" + used.ID}, 404, nil)
+	var got apiv1.Token
+	h.call(request{method: "GET", path: "/v1/service-tokens/" + named.ID}, 200, &got)
+	if got.Enabled {
+		t.Fatal("inactive token named by a policy still enabled")
+	}
+	h.call(request{method: "GET", path: "/v1/service-tokens/" + active.ID}, 200, &got)
+	if !got.Enabled {
+		t.Fatal("active token cleaned up")
+	}
+	rows := h.audit("event=token.deleted")
+	if len(rows) != 2 || rows[0].Actor != "system" || rows[0].Reason != "inactive" {
+		t.Fatalf("audit %+v", rows)
+	}
+	if n, _ := h.srv.CleanupInactiveTokens(ctx, 30, "delete"); n != 0 {
+		t.Fatalf("second run changed %d tokens", n)
+	}
+}
+
+func TestPruneAudit(t *testing.T) {
+	h := newHarness(t)
+	h.createToken("old", "")
+	h.advance(48 * time.Hour)
+	h.createToken("new", "")
+	n, err := h.srv.PruneAudit(context.Background(), 24*time.Hour)
+	if err != nil || n != 2 { // the initial admin key row and token "old"
+		t.Fatalf("pruned %d, %v", n, err)
+	}
+	if rows := h.audit(""); len(rows) != 1 || rows[0].TokenName != "new" {
+		t.Fatalf("audit after pruning %+v", rows)
+	}
+	if n, _ := h.srv.PruneAudit(context.Background(), 0); n != 0 {
+		t.Fatal("retention 0 deleted events")
+	}
+}

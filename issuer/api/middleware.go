@@ -1,0 +1,164 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/svcauth/svcauth/issuer/domain"
+)
+
+type ctxKey int
+
+const (
+	ctxLogger ctxKey = iota
+	ctxRequestID
+	ctxActor
+)
+
+// logger returns the request's logger (with its request id), or the
+// server's.
+func (s *Server) logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(ctxLogger).(*slog.Logger); ok {
+		return l
+	}
+	return s.log
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(ctxRequestID).(string)
+	return id
+}
+
+func actor(ctx context.Context) string {
+	a, _ := ctx.Value(ctxActor).(string)
+	return a
+}
+
+// statusWriter records the status code a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// middleware gives every request an id (X-Request-Id, taken from the client
+// when it is sane), a logger, a panic guard, JSON bodies for unknown routes
+// and wrong methods, a latency observation and one log line. It never logs
+// bodies, query strings or headers other than the id.
+func (s *Server) middleware(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := sanitizeRequestID(r.Header.Get("X-Request-Id"))
+		if id == "" {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		log := s.log.With("request_id", id)
+		ctx := context.WithValue(r.Context(), ctxLogger, log)
+		ctx = context.WithValue(ctx, ctxRequestID, id)
+		r = r.WithContext(ctx)
+		sw := &statusWriter{ResponseWriter: w}
+
+		_, pattern := mux.Handler(r)
+		route := pattern
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.Error("panic in handler", "panic", p, "route", route)
+				if sw.status == 0 {
+					writeError(sw, r, s.log, domain.Errorf(domain.EInternal, "internal error"))
+				}
+			}
+			if route == "" {
+				route = "unmatched"
+			}
+			elapsed := time.Since(start)
+			s.metrics.requestDuration.WithLabelValues(r.Method, route, strconv.Itoa(sw.status)).Observe(elapsed.Seconds())
+			level := slog.LevelInfo
+			if route == "GET /healthz" || route == "GET /readyz" || route == "GET /metrics" {
+				level = slog.LevelDebug
+			}
+			log.Log(ctx, level, "http request", "method", r.Method, "path", r.URL.Path, "route", route,
+				"status", sw.status, "duration_ms", float64(elapsed.Microseconds())/1000, "remote", r.RemoteAddr)
+		}()
+
+		if pattern == "" {
+			// The mux would answer 404 or 405 in plain text: find out which
+			// (and the Allow header), then answer in JSON.
+			rec := &codeRecorder{header: http.Header{}}
+			mux.ServeHTTP(rec, r)
+			if allow := rec.header.Get("Allow"); allow != "" {
+				sw.Header().Set("Allow", allow)
+			}
+			if rec.code == http.StatusMethodNotAllowed {
+				writeError(sw, r, s.log, domain.Errorf(domain.EMethod, "method %s not allowed on %s", r.Method, r.URL.Path))
+			} else {
+				writeError(sw, r, s.log, domain.Errorf(domain.ENotFound, "no route %s %s", r.Method, r.URL.Path))
+			}
+			return
+		}
+		mux.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+	})
+}
+
+// sanitizeRequestID keeps a client-supplied request id only when it is
+// short printable ASCII without spaces, so it is safe in logs and audit rows.
+func sanitizeRequestID(id string) string {
+	if len(id) == 0 || len(id) > 128 {
+		return ""
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
+			return ""
+		}
+	}
+	return id
+}
+
+func newRequestID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// codeRecorder captures the status and headers of the mux's own 404 and 405
+// answers and discards their plain-text bodies.
+type codeRecorder struct {
+	header http.Header
+	code   int
+}
+
+func (c *codeRecorder) Header() http.Header { return c.header }
+
+func (c *codeRecorder) Write(b []byte) (int, error) { return len(b), nil }
+
+func (c *codeRecorder) WriteHeader(code int) {
+	if c.code == 0 {
+		c.code = code
+	}
+}

@@ -1,0 +1,185 @@
+// Package api is the issuer's HTTP API: admin endpoints for service tokens,
+// applications, policies and the audit log, the exchange endpoint the
+// filter calls, health checks and metrics.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/svcauth/svcauth/issuer/domain"
+	"github.com/svcauth/svcauth/issuer/keys"
+	"github.com/svcauth/svcauth/issuer/storage"
+)
+
+// DefaultMaxBodyBytes bounds request bodies.
+const DefaultMaxBodyBytes = 64 << 10
+
+// ExchangeStore is what an exchange reads. Storage satisfies it; a cache can
+// wrap it without the exchange handler changing.
+type ExchangeStore interface {
+	GetAppByAUD(ctx context.Context, aud string) (domain.App, error)
+	GetTokenByClientID(ctx context.Context, clientID string) (domain.Token, error)
+	ListPolicies(ctx context.Context, appID string) ([]domain.Policy, error)
+}
+
+// Config holds a Server's dependencies. Storage, Keys and IssuerURL are
+// required; the rest have defaults.
+type Config struct {
+	Storage storage.Storage
+	Keys    *keys.Keyring
+	// IssuerURL is the iss claim of session JWTs.
+	IssuerURL string
+	Logger    *slog.Logger
+	// Now is the clock every expiry decision uses.
+	Now func() time.Time
+	// Registry receives the server's metrics and is served at /metrics.
+	// A fresh one is made when nil.
+	Registry *prometheus.Registry
+	// Exchange defaults to Storage.
+	Exchange     ExchangeStore
+	MaxBodyBytes int64
+}
+
+// Server serves the API. Create it with New.
+type Server struct {
+	store     storage.Storage
+	exchange  ExchangeStore
+	keys      *keys.Keyring
+	issuerURL string
+	log       *slog.Logger
+	now       func() time.Time
+	registry  *prometheus.Registry
+	maxBody   int64
+	metrics   *metrics
+	seen      *lastSeen
+	mux       *http.ServeMux
+	patterns  []string
+	handler   http.Handler
+}
+
+// New returns a Server with its routes registered and its metrics on
+// cfg.Registry.
+func New(cfg Config) (*Server, error) {
+	if cfg.Storage == nil || cfg.Keys == nil {
+		return nil, errors.New("api: Storage and Keys are required")
+	}
+	if cfg.IssuerURL == "" {
+		return nil, errors.New("api: IssuerURL is required")
+	}
+	s := &Server{
+		store:     cfg.Storage,
+		exchange:  cfg.Exchange,
+		keys:      cfg.Keys,
+		issuerURL: cfg.IssuerURL,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		registry:  cfg.Registry,
+		maxBody:   cfg.MaxBodyBytes,
+		seen:      newLastSeen(),
+		mux:       http.NewServeMux(),
+	}
+	if s.exchange == nil {
+		s.exchange = cfg.Storage
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.registry == nil {
+		s.registry = prometheus.NewRegistry()
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	m, err := newMetrics(s.registry, s.store, s.now)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	s.routes()
+	s.handler = s.middleware(s.mux)
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Routes lists the registered route patterns ("METHOD /path"), for the
+// OpenAPI document check.
+func (s *Server) Routes() []string { return append([]string(nil), s.patterns...) }
+
+func (s *Server) handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.patterns = append(s.patterns, pattern)
+}
+
+func (s *Server) routes() {
+	s.handle("GET /healthz", http.HandlerFunc(s.healthz))
+	s.handle("GET /readyz", http.HandlerFunc(s.readyz))
+	s.handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	s.handle("GET /v1/openapi.json", http.HandlerFunc(s.openAPI))
+	s.handle("POST /v1/exchange", http.HandlerFunc(s.handleExchange))
+
+	s.handle("POST /v1/service-tokens", s.admin(s.createToken))
+	s.handle("GET /v1/service-tokens", s.admin(s.listTokens))
+	s.handle("GET /v1/service-tokens/{id}", s.admin(s.getToken))
+	s.handle("PATCH /v1/service-tokens/{id}", s.admin(s.patchToken))
+	s.handle("DELETE /v1/service-tokens/{id}", s.admin(s.deleteToken))
+	s.handle("POST /v1/service-tokens/{id}/refresh", s.admin(s.refreshToken))
+	s.handle("POST /v1/service-tokens/{id}/rotate", s.admin(s.rotateToken))
+	s.handle("POST /v1/service-tokens/import", s.admin(s.importToken))
+
+	s.handle("POST /v1/apps", s.admin(s.createApp))
+	s.handle("GET /v1/apps", s.admin(s.listApps))
+	s.handle("GET /v1/apps/{id}", s.admin(s.getApp))
+	s.handle("PATCH /v1/apps/{id}", s.admin(s.patchApp))
+	s.handle("DELETE /v1/apps/{id}", s.admin(s.deleteApp))
+	s.handle("POST /v1/apps/{id}/revoke-sessions", s.admin(s.revokeSessions))
+	s.handle("GET /v1/apps/{id}/filter-config", s.admin(s.filterConfig))
+
+	s.handle("POST /v1/apps/{id}/policies", s.admin(s.createPolicy))
+	s.handle("GET /v1/apps/{id}/policies", s.admin(s.listPolicies))
+	s.handle("GET /v1/apps/{id}/policies/{policy_id}", s.admin(s.getPolicy))
+	s.handle("PATCH /v1/apps/{id}/policies/{policy_id}", s.admin(s.patchPolicy))
+	s.handle("DELETE /v1/apps/{id}/policies/{policy_id}", s.admin(s.deletePolicy))
+
+	s.handle("GET /v1/audit", s.admin(s.listAudit))
+
+	s.handle("POST /v1/admin-keys", s.admin(s.createAdminKey))
+	s.handle("GET /v1/admin-keys", s.admin(s.listAdminKeys))
+	s.handle("DELETE /v1/admin-keys/{id}", s.admin(s.revokeAdminKey))
+}
+
+// FlushLastSeen writes the last-seen times of tokens that exchanged since
+// the previous flush. The serve command calls it on a timer and at exit.
+func (s *Server) FlushLastSeen(ctx context.Context) error {
+	batch := s.seen.take()
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := s.store.TouchTokens(ctx, batch); err != nil {
+		s.seen.putBack(batch)
+		return err
+	}
+	return nil
+}
+
+// audit appends e, stamped with the server's clock. A failure is logged,
+// not returned: the action it records has already happened.
+func (s *Server) audit(ctx context.Context, e domain.AuditEvent) {
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	if _, err := s.store.AppendAudit(ctx, e); err != nil {
+		s.logger(ctx).Error("audit write failed", "event", e.Event, "err", err)
+	}
+}

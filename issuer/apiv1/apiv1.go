@@ -1,0 +1,224 @@
+// Package apiv1 holds the JSON shapes of the issuer's HTTP API (version 1),
+// shared by the server (issuer/api) and the CLI (issuer/cli).
+package apiv1
+
+import (
+	"time"
+
+	"github.com/svcauth/svcauth/issuer/domain"
+)
+
+// Error is the body of every error answer.
+type Error struct {
+	Error   string `json:"error"`
+	Message string `json:"message,omitempty"`
+	// Reason refines Error on exchange answers (401 and 403).
+	Reason string `json:"reason,omitempty"`
+}
+
+// List is the body of list answers. NextCursor, when not empty, is passed
+// as ?after= to get the next page.
+type List[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// CreateTokenRequest is the body of POST /v1/service-tokens.
+type CreateTokenRequest struct {
+	Name string `json:"name"`
+	// Duration is Go duration syntax ("8760h") or "forever"; default 8760h.
+	Duration string `json:"duration,omitempty"`
+}
+
+// UpdateTokenRequest is the body of PATCH /v1/service-tokens/{id}; absent
+// fields are left alone. A new duration resets expires_at from now.
+type UpdateTokenRequest struct {
+	Name     *string `json:"name,omitempty"`
+	Duration *string `json:"duration,omitempty"`
+	Enabled  *bool   `json:"enabled,omitempty"`
+}
+
+// RotateTokenRequest is the body of POST /v1/service-tokens/{id}/rotate.
+type RotateTokenRequest struct {
+	// PreviousSecretExpiresAt keeps the old secret working until then (at
+	// most 30 days ahead); absent, the old secret stops working at once.
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	// Grace is the same as a duration from now ("24h"); give at most one
+	// of the two.
+	Grace string `json:"grace,omitempty"`
+}
+
+// ImportTokenRequest is the body of POST /v1/service-tokens/import: an
+// existing client id + secret pair (for example from Cloudflare Access).
+type ImportTokenRequest struct {
+	Name         string `json:"name"`
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+	Duration     string `json:"duration,omitempty"`
+}
+
+// Token is a service token as the API shows it. ClientSecret is set only in
+// the answers to create and rotate.
+type Token struct {
+	ID                      string     `json:"id"`
+	Name                    string     `json:"name"`
+	ClientID                string     `json:"client_id"`
+	ClientSecret            string     `json:"client_secret,omitempty"`
+	ClientSecretVersion     int        `json:"client_secret_version"`
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	Duration                string     `json:"duration"`
+	ExpiresAt               *time.Time `json:"expires_at"`
+	Enabled                 bool       `json:"enabled"`
+	Status                  string     `json:"status"`
+	CreatedAt               time.Time  `json:"created_at"`
+	UpdatedAt               time.Time  `json:"updated_at"`
+	LastSeenAt              *time.Time `json:"last_seen_at"`
+}
+
+// CreateAppRequest is the body of POST /v1/apps.
+type CreateAppRequest struct {
+	Name    string   `json:"name"`
+	Domains []string `json:"domains"`
+	// SessionDuration is the JWT lifetime in Go syntax; default 24h, at most 730h.
+	SessionDuration string `json:"session_duration,omitempty"`
+}
+
+// UpdateAppRequest is the body of PATCH /v1/apps/{id}; absent fields are left alone.
+type UpdateAppRequest struct {
+	Name            *string   `json:"name,omitempty"`
+	Domains         *[]string `json:"domains,omitempty"`
+	SessionDuration *string   `json:"session_duration,omitempty"`
+}
+
+// App is an application as the API shows it.
+type App struct {
+	ID                string     `json:"id"`
+	Name              string     `json:"name"`
+	Domains           []string   `json:"domains"`
+	AUD               string     `json:"aud"`
+	SessionDuration   string     `json:"session_duration"`
+	KeyVersion        int        `json:"key_version"`
+	KeyID             string     `json:"kid"`
+	SessionsNotBefore *time.Time `json:"sessions_not_before"`
+	CreatedAt         time.Time  `json:"created_at"`
+	UpdatedAt         time.Time  `json:"updated_at"`
+}
+
+// Rule is one policy selector: {"service_token":{"token_id":ID}},
+// {"any_valid_service_token":{}} or {"everyone":{}}.
+type Rule = domain.Rule
+
+// CreatePolicyRequest is the body of POST /v1/apps/{id}/policies.
+type CreatePolicyRequest struct {
+	Name     string `json:"name,omitempty"`
+	Decision string `json:"decision"`
+	Include  []Rule `json:"include"`
+	Exclude  []Rule `json:"exclude,omitempty"`
+}
+
+// UpdatePolicyRequest is the body of PATCH /v1/apps/{id}/policies/{policy_id}.
+type UpdatePolicyRequest struct {
+	Name       *string `json:"name,omitempty"`
+	Decision   *string `json:"decision,omitempty"`
+	Include    *[]Rule `json:"include,omitempty"`
+	Exclude    *[]Rule `json:"exclude,omitempty"`
+	Precedence *int    `json:"precedence,omitempty"`
+}
+
+// Policy is a policy as the API shows it.
+type Policy struct {
+	ID         string    `json:"id"`
+	AppID      string    `json:"app_id"`
+	Name       string    `json:"name"`
+	Decision   string    `json:"decision"`
+	Include    []Rule    `json:"include"`
+	Exclude    []Rule    `json:"exclude"`
+	Precedence int       `json:"precedence"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// ExchangeRequest is the body of POST /v1/exchange, sent by the filter.
+type ExchangeRequest struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+	AUD          string `json:"aud"`
+	SourceIP     string `json:"source_ip,omitempty"`
+	RequestID    string `json:"request_id,omitempty"`
+}
+
+// ExchangeResponse is the 200 answer to POST /v1/exchange.
+type ExchangeResponse struct {
+	JWT       string `json:"jwt"`
+	ExpiresAt int64  `json:"expires_at"` // Unix seconds
+}
+
+// AuditEvent is one audit log row as the API shows it. It never holds a
+// secret or a secret hash.
+type AuditEvent struct {
+	ID        int64     `json:"id"`
+	Time      time.Time `json:"time"`
+	Event     string    `json:"event"`
+	Actor     string    `json:"actor,omitempty"`
+	TokenID   string    `json:"token_id,omitempty"`
+	TokenName string    `json:"token_name,omitempty"`
+	ClientID  string    `json:"client_id,omitempty"`
+	AppID     string    `json:"app_id,omitempty"`
+	AppName   string    `json:"app_name,omitempty"`
+	PolicyID  string    `json:"policy_id,omitempty"`
+	SourceIP  string    `json:"source_ip,omitempty"`
+	RequestID string    `json:"request_id,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// CreateAdminKeyRequest is the body of POST /v1/admin-keys.
+type CreateAdminKeyRequest struct {
+	Name string `json:"name"`
+}
+
+// AdminKey is an admin key as the API shows it; Key is set only in the
+// answer to create.
+type AdminKey struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Key       string     `json:"key,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+}
+
+// FilterConfig is the proxy-wasm filter's plugin configuration, as
+// GET /v1/apps/{id}/filter-config returns it (every field present).
+type FilterConfig struct {
+	Audience              string       `json:"audience"`
+	Keys                  []FilterKey  `json:"keys"`
+	Issuer                FilterIssuer `json:"issuer"`
+	CookieName            string       `json:"cookie_name"`
+	TokenHeader           string       `json:"token_header"`
+	ClientIDHeader        string       `json:"client_id_header"`
+	ClientSecretHeader    string       `json:"client_secret_header"`
+	JSONCredentialsHeader string       `json:"json_credentials_header"`
+	AssertionHeader       string       `json:"assertion_header"`
+	ExemptPathPrefixes    []string     `json:"exempt_path_prefixes"`
+	AllowCORSPreflight    bool         `json:"allow_cors_preflight"`
+	ClockSkewSeconds      int          `json:"clock_skew_seconds"`
+}
+
+// FilterKey is one session key: kid and base64url (no padding) key.
+type FilterKey struct {
+	KID string `json:"kid"`
+	Key string `json:"key"`
+}
+
+// FilterIssuer tells the filter how to reach the issuer.
+type FilterIssuer struct {
+	Cluster      string `json:"cluster"`
+	Authority    string `json:"authority"`
+	ExchangePath string `json:"exchange_path"`
+	TimeoutMS    int    `json:"timeout_ms"`
+}
+
+// Health is the body of /healthz and /readyz.
+type Health struct {
+	Status string `json:"status"`
+}

@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/svcauth/svcauth/issuer/apiv1"
+)
+
+func (a *app) appsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "apps",
+		Aliases: []string{"app", "applications"},
+		Short:   "Manage applications (what a filter protects)",
+		RunE:    groupRun,
+	}
+	cmd.AddCommand(a.appsCreate(), a.appsList(), a.appsGet(), a.appsRevokeSessions(), a.appsDelete())
+	return cmd
+}
+
+func (a *app) appsCreate() *cobra.Command {
+	var req apiv1.CreateAppRequest
+	cmd := &cobra.Command{
+		Use:   "create --name NAME --domain HOST [--domain HOST...] [--session-duration 24h]",
+		Short: "Create an application; it gets a random audience tag (aud) and its own signing key",
+		Example: `  svcauth apps create --name billing --domain billing.example.com
+  svcauth apps create --name admin --domain example.com/admin --domain "*.internal.example.com" --session-duration 1h -o json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireFlags(cmd, "name", "domain"); err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			var out apiv1.App
+			if err := c.do(cmd.Context(), http.MethodPost, "/v1/apps", nil, req, &out); err != nil {
+				return err
+			}
+			return fail(a.printApp(out))
+		},
+	}
+	cmd.Flags().StringVar(&req.Name, "name", "", "application name (unique)")
+	cmd.Flags().StringArrayVar(&req.Domains, "domain", nil, "host[/path] the application serves (repeatable)")
+	cmd.Flags().StringVar(&req.SessionDuration, "session-duration", "24h", "lifetime of session JWTs (at most 730h)")
+	return cmd
+}
+
+func (a *app) appsList() *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List applications",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			apps, err := listAll[apiv1.App](cmd.Context(), c, "/v1/apps", nil, "")
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return fail(printJSON(a.stdout, apps))
+			}
+			rows := make([][]string, 0, len(apps))
+			for _, x := range apps {
+				rows = append(rows, []string{x.ID, x.Name, x.AUD, strings.Join(x.Domains, ","), x.SessionDuration})
+			}
+			return fail(table(a.stdout, []string{"ID", "NAME", "AUD", "DOMAINS", "SESSION"}, rows))
+		},
+	}
+}
+
+func (a *app) appsGet() *cobra.Command {
+	return &cobra.Command{
+		Use:   "get APP_ID",
+		Short: "Show one application",
+		Args:  exactArgs("APP_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			var out apiv1.App
+			if err := c.do(cmd.Context(), http.MethodGet, "/v1/apps/"+url.PathEscape(args[0]), nil, nil, &out); err != nil {
+				return err
+			}
+			return fail(a.printApp(out))
+		},
+	}
+}
+
+func (a *app) printApp(x apiv1.App) error {
+	if a.output == "json" {
+		return printJSON(a.stdout, x)
+	}
+	return fields(a.stdout,
+		"ID", x.ID,
+		"Name", x.Name,
+		"Domains", strings.Join(x.Domains, ", "),
+		"AUD", x.AUD,
+		"Session duration", x.SessionDuration,
+		"Key", x.KeyID+" (version "+strconv.Itoa(x.KeyVersion)+")",
+		"Sessions not before", fmtTime(x.SessionsNotBefore),
+		"Created", fmtTime(&x.CreatedAt),
+	)
+}
+
+func (a *app) appsRevokeSessions() *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke-sessions APP_ID",
+		Short: "Invalidate every session JWT issued so far for an application",
+		Long: `Invalidate the application's existing session JWTs. Service tokens keep their access:
+their next request simply exchanges its credentials again.`,
+		Example: `  svcauth apps revoke-sessions APP_ID`,
+		Args:    exactArgs("APP_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			var out apiv1.App
+			if err := c.do(cmd.Context(), http.MethodPost, "/v1/apps/"+url.PathEscape(args[0])+"/revoke-sessions", nil, nil, &out); err != nil {
+				return err
+			}
+			return fail(a.printApp(out))
+		},
+	}
+}
+
+func (a *app) appsDelete() *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete APP_ID",
+		Short: "Delete an application and its policies",
+		Args:  exactArgs("APP_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			if err := c.do(cmd.Context(), http.MethodDelete, "/v1/apps/"+url.PathEscape(args[0]), nil, nil, nil); err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return fail(printJSON(a.stdout, map[string]any{"id": args[0], "deleted": true}))
+			}
+			_, err = a.stdout.Write([]byte("Deleted application " + args[0] + "\n"))
+			return fail(err)
+		},
+	}
+}

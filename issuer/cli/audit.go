@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"net/url"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/svcauth/svcauth/issuer/apiv1"
+)
+
+func (a *app) auditCommand() *cobra.Command {
+	var (
+		tokenID, appID, event string
+		since, until          string
+		limit                 int
+	)
+	cmd := &cobra.Command{
+		Use:   "audit [--token ID] [--app ID] [--event NAME] [--since TIME] [--until TIME]",
+		Short: "Show the audit log, newest first",
+		Example: `  svcauth audit
+  svcauth audit --event session.denied --since 2030-01-01T00:00:00Z
+  svcauth audit --token TOKEN_ID -o json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q := url.Values{}
+			for k, v := range map[string]string{"token_id": tokenID, "app_id": appID, "event": event} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			for name, v := range map[string]string{"since": since, "until": until} {
+				if v == "" {
+					continue
+				}
+				if _, err := time.Parse(time.RFC3339, v); err != nil {
+					return usagef("--%s %q: want an RFC 3339 time such as 2030-01-02T15:04:05Z", name, v)
+				}
+				q.Set(name, v)
+			}
+			if limit < 1 || limit > 1000 {
+				return usagef("--limit %d: want 1 to 1000", limit)
+			}
+			q.Set("limit", itoa(limit))
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			var page apiv1.List[apiv1.AuditEvent]
+			if err := c.do(cmd.Context(), "GET", "/v1/audit", q, nil, &page); err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return fail(printJSON(a.stdout, page.Items))
+			}
+			rows := make([][]string, 0, len(page.Items))
+			for _, e := range page.Items {
+				token := e.TokenName
+				if token == "" {
+					token = e.TokenID
+				}
+				app := e.AppName
+				if app == "" {
+					app = e.AppID
+				}
+				rows = append(rows, []string{fmtTime(&e.Time), e.Event, orDash(e.Actor), orDash(token), orDash(app), orDash(e.Reason), orDash(e.SourceIP)})
+			}
+			return fail(table(a.stdout, []string{"TIME", "EVENT", "ACTOR", "TOKEN", "APP", "REASON", "SOURCE"}, rows))
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&tokenID, "token", "", "only events of this token id")
+	f.StringVar(&appID, "app", "", "only events of this application id")
+	f.StringVar(&event, "event", "", "only this event (token.created, session.issued, session.denied, ...)")
+	f.StringVar(&since, "since", "", "only events at or after this RFC 3339 time")
+	f.StringVar(&until, "until", "", "only events before this RFC 3339 time")
+	f.IntVar(&limit, "limit", 100, "at most this many events")
+	return cmd
+}

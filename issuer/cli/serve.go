@@ -1,0 +1,222 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/svcauth/svcauth/issuer/api"
+	"github.com/svcauth/svcauth/issuer/keys"
+	"github.com/svcauth/svcauth/issuer/storage/sqlite"
+)
+
+// serveOptions are the flags of svcauth serve.
+type serveOptions struct {
+	listen        string
+	db            string
+	issuerURL     string
+	masterKeyFile string
+	adminKeyFile  string
+	logLevel      string
+	flushEvery    time.Duration
+
+	auditRetention   time.Duration
+	inactiveDays     int
+	inactiveAction   string
+	maintenanceEvery time.Duration
+}
+
+func (a *app) serveCommand() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the issuer (HTTP API, exchange endpoint, metrics)",
+		Long: `Run the svcauth issuer until SIGINT or SIGTERM.
+
+State lives in one SQLite file (--db). Session keys and secret hashes are derived
+from a master key: $` + keys.EnvMasterKey + ` (base64 of 32 bytes) or --master-key-file,
+which is generated (mode 0600) when it does not exist. Keep it safe and backed up:
+without it no stored secret can be checked.
+
+On the first start an admin key is generated, only its hash is stored, and it is
+printed once to stderr as "svcauth: admin key (shown once): <key>"; with
+--admin-key-file it is also written to that file (mode 0600). If that file already
+holds an admin key on the first start, that key is adopted instead.`,
+		Example: `  svcauth serve
+  svcauth serve --listen 0.0.0.0:8081 --db /var/lib/svcauth/svcauth.db \
+    --issuer-url https://svcauth.internal --master-key-file /etc/svcauth/master.key \
+    --admin-key-file /etc/svcauth/admin.key`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.issuerURL != "" {
+				if u, err := url.Parse(o.issuerURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return usagef("--issuer-url %q: want an absolute http(s) URL", o.issuerURL)
+				}
+			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+				return usagef("--log-level %q: want debug, info, warn or error", o.logLevel)
+			}
+			if o.flushEvery <= 0 || o.maintenanceEvery <= 0 {
+				return usagef("--last-seen-flush and --maintenance-interval must be positive")
+			}
+			if o.auditRetention < 0 {
+				return usagef("--audit-retention must not be negative")
+			}
+			if err := api.ValidateInactiveCleanup(o.inactiveDays, o.inactiveAction); err != nil {
+				return usagef("--inactive-token-days/--inactive-token-action: %v", err)
+			}
+			return fail(a.serve(cmd.Context(), o, level))
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8081", "address to listen on")
+	f.StringVar(&o.db, "db", "./svcauth.db", "SQLite database file")
+	f.StringVar(&o.issuerURL, "issuer-url", "", "iss claim of session JWTs (default http://<listen address>)")
+	f.StringVar(&o.masterKeyFile, "master-key-file", "./svcauth.master.key", "master key file, created when absent ($"+keys.EnvMasterKey+" overrides)")
+	f.StringVar(&o.adminKeyFile, "admin-key-file", "", "on first start, write the generated admin key to this file (0600)")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.DurationVar(&o.flushEvery, "last-seen-flush", 10*time.Second, "how often tokens' last_seen_at is written")
+	f.DurationVar(&o.auditRetention, "audit-retention", 0, "delete audit events older than this (e.g. 2160h); 0 keeps them all")
+	f.IntVar(&o.inactiveDays, "inactive-token-days", 0, "disable or delete tokens unused for this many days (30 to 365); 0 is off")
+	f.StringVar(&o.inactiveAction, "inactive-token-action", "disable", "what to do with inactive tokens: disable or delete")
+	f.DurationVar(&o.maintenanceEvery, "maintenance-interval", time.Hour, "how often audit retention and inactive-token clean-up run")
+	return cmd
+}
+
+func (a *app) serve(ctx context.Context, o serveOptions, level slog.Level) error {
+	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+
+	master, source, err := keys.LoadMaster(o.masterKeyFile, a.getenv(keys.EnvMasterKey))
+	if err != nil {
+		return err
+	}
+	switch source {
+	case keys.SourceGenerated:
+		log.Info("generated a new master key; back it up", "file", o.masterKeyFile)
+	case keys.SourceFile:
+		if st, err := os.Stat(o.masterKeyFile); err == nil && st.Mode().Perm()&0o077 != 0 {
+			log.Warn("master key file is readable by group or others; chmod 600 it", "file", o.masterKeyFile, "mode", st.Mode().Perm().String())
+		}
+	case keys.SourceEnv:
+		log.Info("master key taken from the environment", "var", keys.EnvMasterKey)
+	}
+	kr, err := keys.New(master)
+	if err != nil {
+		return err
+	}
+
+	store, err := sqlite.Open(ctx, o.db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	adopt := ""
+	if o.adminKeyFile != "" {
+		b, err := os.ReadFile(o.adminKeyFile)
+		switch {
+		case err == nil:
+			adopt = strings.TrimSpace(string(b))
+		case !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("admin key file: %w", err)
+		}
+	}
+	adminKey, generated, err := api.EnsureInitialAdminKey(ctx, store, kr, time.Now(), adopt)
+	if err != nil {
+		return fmt.Errorf("initial admin key: %w", err)
+	}
+	switch {
+	case generated:
+		fmt.Fprintf(a.stderr, "svcauth: admin key (shown once): %s\n", adminKey)
+		if o.adminKeyFile != "" {
+			if err := keys.WriteSecretFile(o.adminKeyFile, adminKey+"\n"); err != nil {
+				return fmt.Errorf("writing the admin key file: %w", err)
+			}
+			log.Info("wrote the admin key", "file", o.adminKeyFile)
+		}
+	case adminKey != "":
+		log.Info("adopted the admin key from its file", "file", o.adminKeyFile)
+	}
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	issuerURL := o.issuerURL
+	if issuerURL == "" {
+		issuerURL = "http://" + ln.Addr().String()
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := api.New(api.Config{Storage: store, Keys: kr, IssuerURL: issuerURL, Logger: log, Now: time.Now, Registry: reg})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	log.Info("svcauth issuer listening", "addr", ln.Addr().String(), "issuer_url", issuerURL, "db", o.db)
+
+	maintain := func() {
+		if n, err := srv.PruneAudit(ctx, o.auditRetention); err != nil {
+			log.Warn("audit retention failed", "err", err)
+		} else if n > 0 {
+			log.Info("deleted old audit events", "count", n)
+		}
+		if _, err := srv.CleanupInactiveTokens(ctx, o.inactiveDays, o.inactiveAction); err != nil {
+			log.Warn("inactive-token clean-up failed", "err", err)
+		}
+	}
+	maintain()
+	maintenance := time.NewTicker(o.maintenanceEvery)
+	defer maintenance.Stop()
+	flush := time.NewTicker(o.flushEvery)
+	defer flush.Stop()
+	for {
+		select {
+		case err := <-served:
+			return err
+		case <-maintenance.C:
+			maintain()
+		case <-flush.C:
+			if err := srv.FlushLastSeen(ctx); err != nil {
+				log.Warn("writing last_seen_at failed; will retry", "err", err)
+			}
+		case <-ctx.Done():
+			log.Info("shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := hs.Shutdown(sctx)
+			if ferr := srv.FlushLastSeen(sctx); ferr != nil {
+				log.Warn("writing last_seen_at failed at shutdown", "err", ferr)
+			}
+			if err != nil {
+				return fmt.Errorf("shutdown: %w", err)
+			}
+			log.Info("stopped")
+			return nil
+		}
+	}
+}

@@ -1,0 +1,154 @@
+package domain
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Token is a service token: a named credential (client id + secret) that an
+// automated client exchanges for session JWTs. Only keyed hashes of secrets
+// are ever stored.
+type Token struct {
+	ID       string
+	Name     string
+	ClientID string
+	// SecretHash is the keyed hash of the current secret.
+	SecretHash []byte
+	// PreviousSecretHash stays valid until PreviousSecretExpiresAt (rotation
+	// with a grace period); both are zero when there is none.
+	PreviousSecretHash      []byte
+	PreviousSecretExpiresAt *time.Time
+	ClientSecretVersion     int
+	// Duration is the token's lifetime; Forever when it never expires.
+	Duration  TokenDuration
+	ExpiresAt *time.Time // nil when Duration is Forever
+	Enabled   bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// LastSeenAt is the time of the last successful exchange, or nil.
+	LastSeenAt *time.Time
+}
+
+// Token statuses, derived from Enabled and ExpiresAt at a given time.
+const (
+	StatusActive   = "active"
+	StatusExpiring = "expiring" // expires within ExpiringWindow
+	StatusExpired  = "expired"
+	StatusDisabled = "disabled"
+)
+
+// ExpiringWindow is how long before expiry a token is flagged as expiring.
+const ExpiringWindow = 7 * 24 * time.Hour
+
+// Status returns the token's status at now.
+func (t *Token) Status(now time.Time) string {
+	switch {
+	case !t.Enabled:
+		return StatusDisabled
+	case t.Expired(now):
+		return StatusExpired
+	case t.ExpiresAt != nil && !now.Add(ExpiringWindow).Before(*t.ExpiresAt):
+		return StatusExpiring
+	default:
+		return StatusActive
+	}
+}
+
+// Expired reports whether the token has expired at now.
+func (t *Token) Expired(now time.Time) bool {
+	return t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)
+}
+
+// ExpiryFrom returns the expiry of a token of duration d that starts at now.
+func ExpiryFrom(now time.Time, d TokenDuration) *time.Time {
+	if d.Forever() {
+		return nil
+	}
+	e := now.Add(d.D)
+	return &e
+}
+
+// TokenDuration is a service token lifetime: a positive duration, or forever
+// (the zero value).
+type TokenDuration struct{ D time.Duration }
+
+// Forever is the lifetime of a token that never expires.
+var Forever = TokenDuration{}
+
+// DefaultTokenDuration is one year, as in Cloudflare Access.
+var DefaultTokenDuration = TokenDuration{8760 * time.Hour}
+
+// MaxTokenDuration bounds finite lifetimes (100 years): beyond that, use forever.
+const MaxTokenDuration = 876000 * time.Hour
+
+// MinTokenDuration bounds lifetimes from below.
+const MinTokenDuration = time.Minute
+
+// Forever reports whether the token never expires.
+func (d TokenDuration) Forever() bool { return d.D == 0 }
+
+// String formats d as ParseTokenDuration accepts it: "forever", or Go
+// duration syntax with whole hours written as "8760h".
+func (d TokenDuration) String() string {
+	if d.Forever() {
+		return "forever"
+	}
+	return FormatDuration(d.D)
+}
+
+// ParseTokenDuration parses "forever" or Go duration syntax ("8760h", "30m").
+// The empty string means the default (one year).
+func ParseTokenDuration(s string) (TokenDuration, error) {
+	switch s {
+	case "":
+		return DefaultTokenDuration, nil
+	case "forever":
+		return Forever, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return TokenDuration{}, Errorf(EInvalid, "duration %q: want Go duration syntax such as \"8760h\", or \"forever\"", s)
+	}
+	if d < MinTokenDuration || d > MaxTokenDuration {
+		return TokenDuration{}, Errorf(EInvalid, "duration %q: must be between %s and %s, or \"forever\"", s, FormatDuration(MinTokenDuration), FormatDuration(MaxTokenDuration))
+	}
+	return TokenDuration{d}, nil
+}
+
+// FormatDuration writes whole hours as "24h" and anything else in Go syntax.
+func FormatDuration(d time.Duration) string {
+	if d != 0 && d%time.Hour == 0 {
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	}
+	return d.String()
+}
+
+// MaxNameLength bounds token, app, policy and admin key names.
+const MaxNameLength = 128
+
+// ValidateName checks a display name: what names what (for the message),
+// 1..MaxNameLength characters, no control characters, no surrounding space.
+func ValidateName(what, name string) error {
+	switch {
+	case name == "":
+		return Errorf(EInvalid, "%s: name is required", what)
+	case !utf8.ValidString(name):
+		return Errorf(EInvalid, "%s: name must be valid UTF-8", what)
+	case utf8.RuneCountInString(name) > MaxNameLength:
+		return Errorf(EInvalid, "%s: name must be at most %d characters", what, MaxNameLength)
+	case strings.TrimSpace(name) != name:
+		return Errorf(EInvalid, "%s: name must not start or end with white space", what)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return Errorf(EInvalid, "%s: name must not contain control characters", what)
+		}
+	}
+	return nil
+}
+
+// MaxRotationGrace bounds how long a rotated-out secret keeps working.
+const MaxRotationGrace = 30 * 24 * time.Hour

@@ -1,0 +1,105 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/svcauth/svcauth/issuer/domain"
+	"github.com/svcauth/svcauth/issuer/storage"
+)
+
+const auditColumns = `id, time, event, actor, token_id, token_name, client_id, app_id, app_name, policy_id,
+	source_ip, request_id, reason, detail`
+
+// AppendAudit implements storage.Storage.
+func (d *DB) AppendAudit(ctx context.Context, e domain.AuditEvent) (domain.AuditEvent, error) {
+	if e.Time.IsZero() {
+		return domain.AuditEvent{}, errors.New("sqlite: audit event without a time")
+	}
+	if e.Event == "" {
+		return domain.AuditEvent{}, errors.New("sqlite: audit event without a name")
+	}
+	res, err := d.db.ExecContext(ctx, `INSERT INTO audit_events (time, event, actor, token_id, token_name, client_id,
+		app_id, app_name, policy_id, source_ip, request_id, reason, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		toNS(e.Time), e.Event, e.Actor, e.TokenID, e.TokenName, e.ClientID, e.AppID, e.AppName, e.PolicyID,
+		e.SourceIP, e.RequestID, e.Reason, e.Detail)
+	if err != nil {
+		return domain.AuditEvent{}, mapErr(err)
+	}
+	if e.ID, err = res.LastInsertId(); err != nil {
+		return domain.AuditEvent{}, mapErr(err)
+	}
+	e.Time = fromNS(toNS(e.Time))
+	return e, nil
+}
+
+// ListAudit implements storage.Storage.
+func (d *DB) ListAudit(ctx context.Context, f storage.AuditFilter) ([]domain.AuditEvent, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+	}
+	if f.TokenID != "" {
+		add("token_id = ?", f.TokenID)
+	}
+	if f.AppID != "" {
+		add("app_id = ?", f.AppID)
+	}
+	if f.Event != "" {
+		add("event = ?", f.Event)
+	}
+	if !f.Since.IsZero() {
+		add("time >= ?", toNS(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("time < ?", toNS(f.Until))
+	}
+	if f.BeforeID > 0 {
+		add("id < ?", f.BeforeID)
+	}
+	q := `SELECT ` + auditColumns + ` FROM audit_events`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC"
+	if f.Limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	rows, err := d.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := []domain.AuditEvent{}
+	for rows.Next() {
+		var (
+			e  domain.AuditEvent
+			ns int64
+		)
+		if err := rows.Scan(&e.ID, &ns, &e.Event, &e.Actor, &e.TokenID, &e.TokenName, &e.ClientID, &e.AppID,
+			&e.AppName, &e.PolicyID, &e.SourceIP, &e.RequestID, &e.Reason, &e.Detail); err != nil {
+			return nil, mapErr(err)
+		}
+		e.Time = fromNS(ns)
+		out = append(out, e)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// DeleteAuditBefore implements storage.Storage.
+func (d *DB) DeleteAuditBefore(ctx context.Context, before time.Time) (int64, error) {
+	res, err := d.db.ExecContext(ctx, `DELETE FROM audit_events WHERE time < ?`, toNS(before))
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	return n, mapErr(err)
+}

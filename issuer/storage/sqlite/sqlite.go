@@ -1,0 +1,193 @@
+// Package sqlite is the embedded SQLite backend of the issuer's storage
+// (pure Go, modernc.org/sqlite). Schema migrations are .sql files embedded
+// in the binary and applied in name order, one transaction each.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/svcauth/svcauth/issuer/storage"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// DB is a storage.Storage on one SQLite file.
+type DB struct {
+	db *sql.DB
+	// Now stamps migrations; tests may replace it before Open's migrations
+	// run by using OpenWith.
+	Now func() time.Time
+}
+
+var _ storage.Storage = (*DB)(nil)
+
+// Open opens (creating if needed) the database file at path and brings its
+// schema up to date. WAL mode, foreign keys and a busy timeout are on.
+func Open(ctx context.Context, path string) (*DB, error) {
+	return OpenWith(ctx, path, time.Now)
+}
+
+// OpenWith is Open with an injected clock.
+func OpenWith(ctx context.Context, path string, now func() time.Time) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	q := url.Values{}
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	d := &DB{db: db, Now: now}
+	if err := d.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Ping checks that the database answers a query.
+func (d *DB) Ping(ctx context.Context) error {
+	var one int
+	return d.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// migrate applies every embedded migration not yet recorded, in name order,
+// each in its own transaction together with its record.
+func (d *DB) migrate(ctx context.Context) error {
+	if _, err := d.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name       TEXT PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := d.applyMigration(ctx, name); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (d *DB) applyMigration(ctx context.Context, name string) error {
+	return d.withTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		body, err := fs.ReadFile(migrationFS, name)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, d.Now().UnixNano())
+		return err
+	})
+}
+
+// withTx runs fn in a transaction (taking the write lock at once), commits
+// when it returns nil and rolls back otherwise.
+func (d *DB) withTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return mapErr(tx.Commit())
+}
+
+// mapErr turns driver errors into the storage package's errors where they
+// have a meaning there.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return storage.ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %s", storage.ErrAlreadyExists, constraintColumns(se.Error()))
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%w: referenced object", storage.ErrNotFound)
+		}
+	}
+	return err
+}
+
+// constraintColumns extracts "table.column" from a unique constraint message.
+func constraintColumns(msg string) string {
+	if _, after, ok := strings.Cut(msg, "UNIQUE constraint failed: "); ok {
+		if cols, _, ok := strings.Cut(after, " ("); ok {
+			return cols
+		}
+		return after
+	}
+	return "unique constraint"
+}
+
+// Times are stored as Unix nanoseconds; nil as NULL.
+
+func toNS(t time.Time) int64 { return t.UnixNano() }
+
+func fromNS(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+func toNullNS(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
+}
+
+func fromNullNS(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromNS(n.Int64)
+	return &t
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// rowScanner is *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
