@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/svcauth/svcauth/e2e/stack"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	scratch, err := os.MkdirTemp("", "svcauth-e2e-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binDir, err = stack.BinDir(scratch)
+	if err != nil {
+		os.RemoveAll(scratch)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(scratch)
+	os.Exit(code)
+}
+
+// env is one issuer, one app that admits any valid service token, one token,
+// an echo upstream and the dev proxy running the real .wasm in front of it.
+type env struct {
+	ctx      context.Context
+	issuer   *stack.Issuer
+	proxy    *stack.DevProxy
+	upstream *stack.EchoUpstream
+	app      stack.App
+	token    stack.Token
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	state := t.TempDir()
+	e := &env{ctx: ctx, upstream: &stack.EchoUpstream{}}
+
+	var err error
+	e.issuer, err = stack.StartIssuer(ctx, stack.IssuerOptions{BinDir: binDir, StateDir: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		e.issuer.Stop()
+		if t.Failed() {
+			t.Logf("issuer output:\n%s", e.issuer.Output())
+		}
+	})
+	if e.app, err = e.issuer.CreateApp(ctx, "e2e-app", "app.example.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err = e.issuer.AdmitServiceTokens(ctx, e.app.ID, "any_valid_service_token"); err != nil {
+		t.Fatal(err)
+	}
+	if e.token, err = e.issuer.CreateToken(ctx, "e2e-ci-job"); err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(state, "filter.json")
+	if err = e.issuer.WriteFilterConfig(ctx, e.app.ID, "svcauth-issuer", config); err != nil {
+		t.Fatal(err)
+	}
+
+	up := httptest.NewServer(e.upstream)
+	t.Cleanup(up.Close)
+	e.proxy, err = stack.StartDevProxy(ctx, stack.DevProxyOptions{
+		BinDir: binDir, PluginConfig: config, Upstream: up.URL,
+		Clusters: map[string]string{"svcauth-issuer": e.issuer.URL},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		e.proxy.Stop()
+		if t.Failed() {
+			t.Logf("dev proxy output:\n%s", e.proxy.Output())
+		}
+	})
+	return e
+}
+
+// get sends GET path through the proxy with the given headers.
+func (e *env) get(t *testing.T, path string, headers map[string]string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(e.ctx, http.MethodGet, e.proxy.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func (e *env) credentials() map[string]string {
+	return map[string]string{"CF-Access-Client-Id": e.token.ClientID, "CF-Access-Client-Secret": e.token.ClientSecret}
+}
+
+// exchanges reads svcauth_exchanges_total{result=...} from the issuer's /metrics.
+func (e *env) exchanges(t *testing.T, result string) int {
+	t.Helper()
+	resp, err := http.Get(e.issuer.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	want := `svcauth_exchanges_total{result="` + result + `"}`
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, want+" ") {
+			n, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, want)), 64)
+			if err != nil {
+				t.Fatalf("bad metric line %q", line)
+			}
+			return int(n)
+		}
+	}
+	return 0
+}
