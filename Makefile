@@ -7,9 +7,17 @@ WASM      := $(BUILD)/svcauth.wasm
 ISSUER    := $(BUILD)/svcauth
 DEVPROXY  := $(BUILD)/svcauth-devproxy
 LOCALRUN  := $(BUILD)/svcauth-local
+COMPOSE   := $(BUILD)/svcauth-compose
 GOFILES   := $(shell find . -name '*.go' -not -path './build/*' 2>/dev/null)
 
-.PHONY: all build test vet fmt-check bench run clean
+# Images of `make images` (build/Dockerfile.issuer, build/Dockerfile.wasm).
+IMAGE_REPO ?= ghcr.io/svcauth
+IMAGE_TAG  ?= dev
+
+# True when a Docker engine answers (not merely a docker CLI) and compose exists.
+HAVE_DOCKER = docker info >/dev/null 2>&1 && { docker compose version >/dev/null 2>&1 || docker-compose version >/dev/null 2>&1; }
+
+.PHONY: all build test vet fmt-check bench run clean images compose-up compose-down e2e-envoy browser-deps
 
 all: build
 
@@ -33,6 +41,10 @@ $(LOCALRUN): $(GOFILES) go.mod go.sum
 	@mkdir -p $(BUILD)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./e2e/cmd/svcauth-local
 
+$(COMPOSE): $(GOFILES) go.mod go.sum
+	@mkdir -p $(BUILD)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./e2e/cmd/svcauth-compose
+
 fmt-check:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
@@ -49,10 +61,52 @@ test: build fmt-check vet
 bench: build
 	SVCAUTH_WASM=$(CURDIR)/$(WASM) $(GO) test -run '^$$' -bench . -benchmem -count 1 ./filter/...
 
-# A working local setup on the embedded SQLite default: issuer on :8081,
-# dev proxy (the real .wasm) on :8080, state under .run/.
-run: build
-	$(LOCALRUN) --bin-dir $(BUILD) --state-dir .run
+# Debian's chromium, which the dashboard's browser tests (e2e/dashboard_test.go)
+# drive headless; without it they skip. Needs root (apt-get).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@chromium --version 2>/dev/null
+
+# A working local setup: with a Docker engine, real Envoy + issuer + demo
+# upstream under docker compose (as `make compose-up`, in the foreground);
+# without one (or with SVCAUTH_RUN=devproxy), the issuer on the embedded SQLite
+# default on :8081 and the dev proxy (the real .wasm on wazero) on :8080,
+# state under .run/.
+run: build $(COMPOSE)
+	@if [ "$(SVCAUTH_RUN)" != devproxy ] && $(HAVE_DOCKER); then \
+	  echo "make run: Docker engine found: running Envoy, the issuer and a demo upstream with docker compose (SVCAUTH_RUN=devproxy for the dev proxy)"; \
+	  $(COMPOSE) up --foreground --bin-dir $(BUILD); \
+	else \
+	  if [ "$(SVCAUTH_RUN)" != devproxy ]; then echo "make run: no Docker engine with compose here (docker info or docker compose version failed): falling back to the dev proxy, which runs the real .wasm on wazero, not Envoy"; fi; \
+	  $(LOCALRUN) --bin-dir $(BUILD) --state-dir .run; \
+	fi
+
+# Envoy + issuer + demo upstream in Docker (envoy/docker-compose.yaml), in the
+# background; state in the issuer-data volume and .run/compose/.
+compose-up: build $(COMPOSE)
+	$(COMPOSE) up --bin-dir $(BUILD)
+
+compose-down: $(COMPOSE)
+	$(COMPOSE) down
+
+# The issuer image and the filter's OCI image for Istio.
+images: build
+	@if docker info >/dev/null 2>&1; then \
+	  set -e; \
+	  DOCKER_BUILDKIT=1 docker build -f build/Dockerfile.issuer -t $(IMAGE_REPO)/svcauth-issuer:$(IMAGE_TAG) . ; \
+	  DOCKER_BUILDKIT=1 docker build -f build/Dockerfile.wasm -t $(IMAGE_REPO)/svcauth-wasm:$(IMAGE_TAG) $(BUILD) ; \
+	  echo "built $(IMAGE_REPO)/svcauth-issuer:$(IMAGE_TAG) and $(IMAGE_REPO)/svcauth-wasm:$(IMAGE_TAG)"; \
+	else \
+	  echo "make images: no Docker engine here (docker info failed), so no image was built."; \
+	  echo "  With Docker it builds $(IMAGE_REPO)/svcauth-issuer:$(IMAGE_TAG) from build/Dockerfile.issuer (context .)"; \
+	  echo "  and $(IMAGE_REPO)/svcauth-wasm:$(IMAGE_TAG) from build/Dockerfile.wasm (context $(BUILD)/, holding $(WASM));"; \
+	  echo "  set IMAGE_REPO and IMAGE_TAG to push them to your registry."; \
+	fi
+
+# The end-to-end suite against real Envoy (a local envoy binary, or Docker);
+# skips with a message where neither exists.
+e2e-envoy: build
+	E2E_TARGET=envoy SVCAUTH_WASM=$(CURDIR)/$(WASM) SVCAUTH_BIN_DIR=$(CURDIR)/$(BUILD) $(GO) test -count=1 -v -timeout 20m ./e2e/
 
 clean:
-	rm -rf $(BUILD)/svcauth $(BUILD)/svcauth.wasm $(BUILD)/svcauth-devproxy $(BUILD)/svcauth-local
+	rm -rf $(BUILD)/svcauth $(BUILD)/svcauth.wasm $(BUILD)/svcauth-devproxy $(BUILD)/svcauth-local $(BUILD)/svcauth-compose

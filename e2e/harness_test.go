@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,9 +16,28 @@ import (
 	"github.com/svcauth/svcauth/e2e/stack"
 )
 
-var binDir string
+var (
+	binDir string
+	// target is $E2E_TARGET: the dev proxy (default) or real Envoy. With
+	// envoy and no Envoy here, targetSkip says why every env-based test skips.
+	target     string
+	targetSkip string
+)
 
 func TestMain(m *testing.M) {
+	var err error
+	if target, err = stack.Target(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	if target == stack.TargetEnvoy {
+		if runner, err := stack.FindEnvoy(); err != nil {
+			targetSkip = "E2E_TARGET=envoy: " + err.Error() + "; skipping the end-to-end cases (they run against the dev proxy by default)"
+			fmt.Fprintln(os.Stderr, targetSkip)
+		} else {
+			fmt.Fprintln(os.Stderr, "e2e: running against real Envoy:", runner)
+		}
+	}
 	scratch, err := os.MkdirTemp("", "svcauth-e2e-bin-")
 	if err != nil {
 		panic(err)
@@ -45,6 +65,9 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	if targetSkip != "" {
+		t.Skip(targetSkip)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	state := t.TempDir()
@@ -77,7 +100,8 @@ func newEnv(t *testing.T) *env {
 
 	up := httptest.NewServer(e.upstream)
 	t.Cleanup(up.Close)
-	e.proxy, err = stack.StartDevProxy(ctx, stack.DevProxyOptions{
+	// The proxy under test: the dev proxy, or real Envoy for E2E_TARGET=envoy.
+	e.proxy, err = stack.StartProxy(ctx, target, stack.DevProxyOptions{
 		BinDir: binDir, PluginConfig: config, Upstream: up.URL,
 		Clusters: map[string]string{"svcauth-issuer": e.issuer.URL},
 	})
@@ -87,7 +111,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() {
 		e.proxy.Stop()
 		if t.Failed() {
-			t.Logf("dev proxy output:\n%s", e.proxy.Output())
+			t.Logf("%s output:\n%s", e.proxy.Kind, e.proxy.Output())
 		}
 	})
 	return e
@@ -135,4 +159,32 @@ func (e *env) exchanges(t *testing.T, result string) int {
 		}
 	}
 	return 0
+}
+
+// startProxy starts another proxy of the kind under test in front of the same
+// upstream, configured for app: a proxy whose in-filter state (session and
+// credential caches, sync state) is fresh, as a request would find on an
+// Envoy that has never seen these credentials.
+func (e *env) startProxy(t *testing.T, app stack.App) *stack.DevProxy {
+	t.Helper()
+	config := filepath.Join(t.TempDir(), "filter.json")
+	if err := e.issuer.WriteFilterConfig(e.ctx, app.ID, "svcauth-issuer", config); err != nil {
+		t.Fatal(err)
+	}
+	up := httptest.NewServer(e.upstream)
+	t.Cleanup(up.Close)
+	proxy, err := stack.StartProxy(e.ctx, target, stack.DevProxyOptions{
+		BinDir: binDir, PluginConfig: config, Upstream: up.URL,
+		Clusters: map[string]string{"svcauth-issuer": e.issuer.URL},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		proxy.Stop()
+		if t.Failed() {
+			t.Logf("second %s output:\n%s", proxy.Kind, proxy.Output())
+		}
+	})
+	return proxy
 }

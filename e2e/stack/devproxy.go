@@ -11,11 +11,18 @@ import (
 	"time"
 )
 
-// DevProxy is a running svcauth-devproxy: the real svcauth.wasm on wazero.
-type DevProxy struct {
-	URL  string
-	proc *process
+// Proxy is a running proxy in front of the upstream: the dev proxy (the real
+// svcauth.wasm on wazero) or, for E2E_TARGET=envoy, real Envoy (StartEnvoy).
+type Proxy struct {
+	URL      string
+	Kind     string // TargetDevProxy or TargetEnvoy
+	AdminURL string // Envoy's admin endpoint; "" for the dev proxy
+	proc     *process
+	cleanup  func()
 }
+
+// DevProxy is the name the dev-proxy-only callers use for a Proxy.
+type DevProxy = Proxy
 
 // DevProxyOptions configure StartDevProxy.
 type DevProxyOptions struct {
@@ -51,7 +58,7 @@ func StartDevProxy(ctx context.Context, o DevProxyOptions) (*DevProxy, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := listeningLine.FindStringSubmatch(proc.Output()); m != nil {
-			return &DevProxy{URL: m[1], proc: proc}, nil
+			return &DevProxy{URL: m[1], Kind: TargetDevProxy, proc: proc}, nil
 		}
 		select {
 		case <-proc.done:
@@ -66,10 +73,16 @@ func StartDevProxy(ctx context.Context, o DevProxyOptions) (*DevProxy, error) {
 	return nil, fmt.Errorf("dev proxy printed no listening line within 30 s; output:\n%s", proc.Output())
 }
 
-// Stop ends the dev proxy.
-func (d *DevProxy) Stop() { d.proc.stop() }
+// Stop ends the proxy (and, for Envoy in Docker, removes its containers).
+func (d *DevProxy) Stop() {
+	d.proc.stop()
+	if d.cleanup != nil {
+		d.cleanup()
+		d.cleanup = nil
+	}
+}
 
-// Output is what the dev proxy printed.
+// Output is what the proxy printed (for Envoy: its log and access log).
 func (d *DevProxy) Output() string { return d.proc.Output() }
 
 // LogLines returns the output lines containing substr.

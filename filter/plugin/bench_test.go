@@ -5,55 +5,170 @@
 package plugin
 
 import (
+	"io"
+	"log"
+	"os"
+	"reflect"
+	"strconv"
+	"syscall"
 	"testing"
+	"time"
+	"unsafe"
 
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/proxytest"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+	"github.com/svcauth/svcauth/filter/session"
+	"github.com/tetratelabs/wazero"
 )
 
-// The benchmarks time the request-header phase of one request, natively and
-// on the compiled module under wazero, through the same emulator; Baseline
-// runs a filter that does nothing, so (ValidCookie - Baseline) is svcauth's
-// own cost. Allocations counted are the host's and the emulator's (for the
-// wasm runs the module's own heap is invisible to the Go benchmark).
+// The benchmarks time the request-header phase of one request (plus its
+// stream-done callback), natively and on the compiled module under wazero,
+// through the same emulator; Baseline runs a filter that reads one header and
+// does nothing else, so (benchmark - Baseline) is svcauth's own cost.
+// Allocations counted are the host's and the emulator's (for the wasm runs
+// the module's own heap is invisible to the Go benchmark).
 //
 //	go test -run '^$' -bench . -benchmem ./filter/plugin
+//
+// BenchmarkMemory sends 1,000,000 requests to one VM and reports the module's
+// heap and linear memory after warm-up and at the end; it runs only with
+// SVCAUTH_BENCH_MEMORY=1 (make bench sets it), as it takes about a minute.
 
-func BenchmarkValidCookie(b *testing.B) {
+// (a) a cookie seen before: the session cache.
+func BenchmarkCachedCookie(b *testing.B) {
 	headers := benchHeaders("cookie", "_ga=GA1.1.1; CF_Authorization="+sign(b, testKey, nil)+"; theme=dark")
-	benchVMs(b, testConfig(), headers, types.ActionContinue)
+	benchVMs(b, testConfig(), func(b *testing.B, host proxytest.HostEmulator) [][2]string {
+		sendWant(b, host, headers, types.ActionContinue) // first sight: verified, then cached
+		return headers
+	}, types.ActionContinue)
 }
 
+// (b) a valid cookie never seen before: the HMAC check. Tokens differ by jti
+// and the cache holds 16, so every request misses.
+func BenchmarkNewCookie(b *testing.B) {
+	const pool = 512
+	var tokens [pool][][2]string
+	for i := range tokens {
+		tok := sign(b, testKey, func(c *session.Claims) { c.ID = "jti-" + strconv.Itoa(i) })
+		tokens[i] = benchHeaders("cookie", "_ga=GA1.1.1; CF_Authorization="+tok+"; theme=dark")
+	}
+	cfg := testConfig("session_cache_size", 16)
+	for _, vm := range benchTargets() {
+		b.Run(vm.name, func(b *testing.B) {
+			quietLog(b)
+			host := startHost(b, vm.get(b), cfg)
+			b.ReportAllocs()
+			cpu := cpuTime()
+			i := 0
+			for b.Loop() {
+				sendWant(b, host, tokens[i%pool], types.ActionContinue)
+				i++
+			}
+			reportCPU(b, cpu, i)
+		})
+	}
+}
+
+// (c) a header pair seen before: the credential cache.
+func BenchmarkCachedHeaderPair(b *testing.B) {
+	headers := benchHeaders("cf-access-client-id", testClientID, "cf-access-client-secret", testSecret)
+	benchVMs(b, exchangeConfig, func(b *testing.B, host proxytest.HostEmulator) [][2]string {
+		id, action := send(host, headers)
+		callouts := host.GetCalloutAttributesFromContext(id)
+		if action != types.ActionPause || len(callouts) != 1 {
+			b.Fatalf("first request: action %v, %d callouts; want an exchange", action, len(callouts))
+		}
+		body := []byte(`{"jwt":"` + sign(b, testKey, nil) + `"}`)
+		host.CallOnHttpCallResponse(callouts[0].CalloutID, [][2]string{{":status", "200"}}, nil, body)
+		if a := host.GetCurrentHttpStreamAction(id); a != types.ActionContinue {
+			b.Fatalf("exchange not resumed: %v", a)
+		}
+		host.CompleteHttpContext(id)
+		return headers
+	}, types.ActionContinue)
+}
+
+// (d) a 401: no credentials at all.
 func BenchmarkNoCredentials(b *testing.B) {
-	benchVMs(b, testConfig(), benchHeaders(), types.ActionPause)
+	benchVMs(b, testConfig(), constHeaders(benchHeaders()), types.ActionPause)
 }
 
+// (d') a 401 without a callout: a secret whose checksum is wrong.
 func BenchmarkMalformedSecret(b *testing.B) {
 	headers := benchHeaders("cf-access-client-id", testClientID, "cf-access-client-secret", testSecret[:len(testSecret)-1]+"x")
-	benchVMs(b, testConfig(), headers, types.ActionPause)
+	benchVMs(b, testConfig(), constHeaders(headers), types.ActionPause)
 }
 
 func BenchmarkBaseline(b *testing.B) {
 	headers := benchHeaders("cookie", "CF_Authorization="+sign(b, testKey, nil))
-	b.Run("go", func(b *testing.B) { benchRequests(b, &noopVM{}, "", headers, types.ActionContinue) })
-	b.Run("wasm", func(b *testing.B) { benchRequests(b, noopModule.get(b), "", headers, types.ActionContinue) })
+	b.Run("go", func(b *testing.B) { benchRequests(b, &noopVM{}, "", constHeaders(headers), types.ActionContinue) })
+	b.Run("wasm", func(b *testing.B) {
+		benchRequests(b, noopModule.get(b), "", constHeaders(headers), types.ActionContinue)
+	})
 }
 
-func benchVMs(b *testing.B, config string, headers [][2]string, want types.Action) {
-	b.Run("go", func(b *testing.B) { benchRequests(b, NewVMContext(), config, headers, want) })
-	b.Run("wasm", func(b *testing.B) { benchRequests(b, filterModule.get(b), config, headers, want) })
+type benchTarget struct {
+	name string
+	get  func(testing.TB) types.VMContext
+}
+
+func benchTargets() []benchTarget {
+	return []benchTarget{
+		{"go", func(testing.TB) types.VMContext { return NewVMContext() }},
+		{"wasm", filterModule.get},
+	}
+}
+
+func benchVMs(b *testing.B, config string, setup func(*testing.B, proxytest.HostEmulator) [][2]string, want types.Action) {
+	for _, t := range benchTargets() {
+		b.Run(t.name, func(b *testing.B) { benchRequests(b, t.get(b), config, setup, want) })
+	}
+}
+
+func constHeaders(h [][2]string) func(*testing.B, proxytest.HostEmulator) [][2]string {
+	return func(*testing.B, proxytest.HostEmulator) [][2]string { return h }
 }
 
 // benchRequests times requests' header phase through a fresh emulator.
-func benchRequests(b *testing.B, vm types.VMContext, config string, headers [][2]string, want types.Action) {
+func benchRequests(b *testing.B, vm types.VMContext, config string, setup func(*testing.B, proxytest.HostEmulator) [][2]string, want types.Action) {
+	quietLog(b)
 	host := startHost(b, vm, config)
+	headers := setup(b, host)
 	b.ReportAllocs()
+	cpu := cpuTime()
+	n := 0
 	for b.Loop() {
-		id := host.InitializeHttpContext()
-		if a := host.CallOnRequestHeaders(id, headers, true); a != want {
-			b.Fatalf("action %v, want %v", a, want)
-		}
-		host.CompleteHttpContext(id)
+		sendWant(b, host, headers, want)
+		n++
 	}
+	reportCPU(b, cpu, n)
+}
+
+// cpuTime is the process's user+system CPU time. Reported per request as
+// cpu-ns/op, it is steadier than wall time on a shared machine: time spent
+// waiting for a CPU does not count.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func reportCPU(b *testing.B, start time.Duration, n int) {
+	if n > 0 {
+		b.ReportMetric(float64(cpuTime()-start)/float64(n), "cpu-ns/op")
+	}
+}
+
+func sendWant(b *testing.B, host proxytest.HostEmulator, headers [][2]string, want types.Action) {
+	id := host.InitializeHttpContext()
+	if a := host.CallOnRequestHeaders(id, headers, true); a != want {
+		if r := host.GetSentLocalResponse(id); r != nil {
+			b.Fatalf("action %v, want %v; local reply %d %s", a, want, r.StatusCode, r.Data)
+		}
+		b.Fatalf("action %v, want %v", a, want)
+	}
+	host.CompleteHttpContext(id)
+	forgetStream(host, id)
 }
 
 func benchHeaders(extra ...string) [][2]string {
@@ -70,3 +185,130 @@ func (*noopVM) NewPluginContext(uint32) types.PluginContext { return &noopPlugin
 type noopPlugin struct{ types.DefaultPluginContext }
 
 func (*noopPlugin) NewHttpContext(uint32) types.HttpContext { return &types.DefaultHttpContext{} }
+
+// BenchmarkMemory runs 1,000,000 requests (a mix: cached cookies of 2,000
+// clients, new cookies, cached header pairs, 401s) through one wasm VM and
+// reports the module's live heap after a collection (the plugin's
+// svcauth.vm.heap_live_bytes gauge) and its linear memory, after a warm-up
+// of 100,000 requests and at the end. The emulator never forgets a stream on
+// its side; the benchmark deletes each finished one so that the host's
+// memory stays out of the way.
+func BenchmarkMemory(b *testing.B) {
+	if os.Getenv("SVCAUTH_BENCH_MEMORY") == "" {
+		b.Skip("set SVCAUTH_BENCH_MEMORY=1 to run 1,000,000 requests")
+	}
+	const total, warmup = 1_000_000, 100_000
+	quietLog(b)
+	vm := filterModule.get(b)
+	host := startHost(b, vm, exchangeConfig)
+
+	const clients = 2000
+	cookies := make([][][2]string, clients)
+	for i := range cookies {
+		tok := sign(b, testKey, func(c *session.Claims) { c.ID = "jti-" + strconv.Itoa(i) })
+		cookies[i] = benchHeaders("cookie", "CF_Authorization="+tok)
+	}
+	fresh := make([][][2]string, 256)
+	for i := range fresh {
+		tok := sign(b, testKey, func(c *session.Claims) { c.ID = "fresh-" + strconv.Itoa(i) })
+		fresh[i] = benchHeaders("cookie", "CF_Authorization="+tok)
+	}
+	pair := benchHeaders("cf-access-client-id", testClientID, "cf-access-client-secret", testSecret)
+	id, _ := send(host, pair)
+	callouts := host.GetCalloutAttributesFromContext(id)
+	host.CallOnHttpCallResponse(callouts[0].CalloutID, [][2]string{{":status", "200"}}, nil, []byte(`{"jwt":"`+sign(b, testKey, nil)+`"}`))
+	host.CompleteHttpContext(id)
+	forgetStream(host, id)
+	none := benchHeaders()
+
+	request := func(i int) {
+		switch {
+		case i%100 == 0:
+			sendWant(b, host, none, types.ActionPause)
+		case i%10 == 1:
+			sendWant(b, host, pair, types.ActionContinue)
+		case i%1000 == 2:
+			sendWant(b, host, fresh[(i/1000)%len(fresh)], types.ActionContinue)
+		default:
+			sendWant(b, host, cookies[i%clients], types.ActionContinue)
+		}
+	}
+	gauge := func(name string) uint64 {
+		v, err := host.GetGaugeMetric(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return v
+	}
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		for i := 0; i < warmup; i++ {
+			request(i)
+		}
+		heapWarm, memWarm, linWarm := gauge(metricHeapLive), gauge(metricMemory), linearMemory(b, vm)
+		for i := warmup; i < total; i++ {
+			request(i)
+		}
+		heapEnd, memEnd, linEnd := gauge(metricHeapLive), gauge(metricMemory), linearMemory(b, vm)
+		b.ReportMetric(float64(heapWarm), "heap-live-warm-B")
+		b.ReportMetric(float64(heapEnd), "heap-live-end-B")
+		b.ReportMetric(float64(memWarm), "go-sys-warm-B")
+		b.ReportMetric(float64(memEnd), "go-sys-end-B")
+		b.ReportMetric(float64(linWarm), "linear-memory-warm-B")
+		b.ReportMetric(float64(linEnd), "linear-memory-end-B")
+		gcs, _ := host.GetCounterMetric(metricGCRuns)
+		b.ReportMetric(float64(gcs), "gc-runs")
+		b.Logf("after %d requests: live heap %d B, Go runtime Sys %d B, linear memory %d B; after %d: %d B, %d B, %d B; %d collections",
+			warmup, heapWarm, memWarm, linWarm, total, heapEnd, memEnd, linEnd, gcs)
+		if linEnd > linWarm+linWarm/10 {
+			b.Errorf("linear memory grew from %d to %d bytes after warm-up", linWarm, linEnd)
+		}
+	}
+}
+
+// quietLog silences the emulator, which logs every plugin log line and every
+// callout's headers and body (the client secret) with the standard logger.
+func quietLog(b *testing.B) {
+	log.SetOutput(io.Discard)
+	b.Cleanup(func() { log.SetOutput(os.Stderr) })
+}
+
+// forgetStream deletes a finished stream from the emulator's own map, which
+// otherwise keeps every stream's headers for the life of the emulator. The
+// field is unexported: this is test-only reflection on proxytest internals.
+func forgetStream(host proxytest.HostEmulator, id uint32) {
+	v := reflect.ValueOf(host)
+	if v.Kind() != reflect.Pointer {
+		return
+	}
+	embedded := v.Elem().FieldByName("httpHostEmulator")
+	if !embedded.IsValid() || embedded.IsNil() {
+		return
+	}
+	streams := embedded.Elem().FieldByName("httpStreams")
+	if !streams.IsValid() || streams.Kind() != reflect.Map {
+		return
+	}
+	m := reflect.NewAt(streams.Type(), unsafe.Pointer(streams.UnsafeAddr())).Elem()
+	m.SetMapIndex(reflect.ValueOf(id), reflect.Value{})
+}
+
+// linearMemory returns the size of the wasm module's linear memory, read
+// from the wazero runtime inside proxytest's WasmVMContext (test-only
+// reflection on unexported fields).
+func linearMemory(b *testing.B, vm types.VMContext) uint64 {
+	v := reflect.ValueOf(vm)
+	if v.Kind() != reflect.Pointer {
+		b.Fatal("not a wasm VM")
+	}
+	f := v.Elem().FieldByName("runtime")
+	if !f.IsValid() {
+		b.Fatal("proxytest's wasm VM has no runtime field: update linearMemory")
+	}
+	rt := reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Interface().(wazero.Runtime)
+	mod := rt.Module("")
+	if mod == nil || mod.Memory() == nil {
+		b.Fatal("wasm module not found in the runtime")
+	}
+	return uint64(mod.Memory().Size())
+}

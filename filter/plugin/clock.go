@@ -9,25 +9,147 @@ import (
 
 var requestTimeProperty = []string{"request", "time"}
 
-// requestTime returns when the request arrived, in Unix seconds. It prefers
-// the host's request.time attribute (8 bytes, little-endian Unix nanoseconds,
-// as Envoy serialises timestamps) over the WASI clock: both are the real time
-// in Envoy, but a host may give a Go-built module a fake WASI clock (wazero's
-// default, which proxytest uses, reads 2022-01-01), whereas request.time is
-// always the host's own clock. Tests set it to control time.
-func requestTime() int64 {
+// hostRequestTime returns the host's request.time attribute in Unix seconds:
+// 8 bytes, little-endian Unix nanoseconds, as Envoy serialises timestamps.
+// ok is false when the host has none (outside a request in Envoy).
+func hostRequestTime() (int64, bool) {
 	if b, err := proxywasm.GetProperty(requestTimeProperty); err == nil && len(b) == 8 {
-		return int64(binary.LittleEndian.Uint64(b)) / int64(time.Second)
+		return int64(binary.LittleEndian.Uint64(b)) / int64(time.Second), true
+	}
+	return 0, false
+}
+
+// requestTime returns when the request arrived, in Unix seconds: request.time
+// when the host has it, else the WASI clock.
+func requestTime() int64 {
+	if t, ok := hostRequestTime(); ok {
+		return t
 	}
 	return time.Now().Unix()
 }
 
-// currentTime is the later of the request time and the WASI clock: after a
-// callout the request time is seconds old, and a fake WASI clock is far in
-// the past, so the later of the two is the best estimate of now.
-func currentTime(start int64) int64 {
-	if now := time.Now().Unix(); now > start {
-		return now
+// clock is the plugin's idea of the current time.
+//
+// In Envoy the module's WASI clock is the real clock, and time.Now() is both
+// right and cheap (no host call, no allocation). A host may instead give a
+// Go-built module a fake WASI clock: wazero's default, which the SDK's
+// emulator (and so the dev proxy and the tests) uses, reads 2022-01-01 and
+// advances 1 ms per reading. The clock therefore checks the WASI clock
+// against the host's request.time attribute (read on the first request, on
+// every request that needs a signature check or an exchange, and every
+// recheck-th cached request) and, while they agree within 2 s, uses the WASI
+// clock ("trusted"). Otherwise it keeps an estimate: the latest trusted
+// observation (request.time, or the issuer's Date header and generated_at in
+// sync answers), advanced by the tick period on every tick, never moving
+// backwards. Ticks have no request, so the estimate is what signs sync
+// requests and ages the last successful sync on a fake clock. An estimate
+// lags real time by at most about one tick period while ticks run (and by
+// `recheckUntrusted` cached requests when they do not), which only matters on
+// the emulator: the dev proxy is a test harness.
+type clock struct {
+	calibrated bool
+	trusted    bool
+	sinceCheck int   // cached-path readings since request.time was last read
+	estMS      int64 // the estimate, Unix milliseconds; 0: none yet
+}
+
+const (
+	trustedSkewSeconds = 2
+	recheckTrusted     = 4096
+	recheckUntrusted   = 32
+)
+
+// observe takes a trusted reading of the current time (Unix seconds).
+func (c *clock) observe(sec int64) {
+	if ms := sec * 1000; ms > c.estMS {
+		c.estMS = ms
 	}
-	return start
+}
+
+// calibrate takes the host's request time, decides whether the WASI clock
+// can be trusted, and returns the request time.
+func (c *clock) calibrate(reqSec int64) int64 {
+	d := time.Now().Unix() - reqSec
+	c.trusted = d >= -trustedSkewSeconds && d <= trustedSkewSeconds
+	c.calibrated = true
+	c.sinceCheck = 0
+	c.observe(reqSec)
+	return reqSec
+}
+
+// exact returns the request time from the host and calibrates with it (one
+// host call): for the paths that verify a signature or call the issuer.
+func (c *clock) exact() int64 {
+	if t, ok := hostRequestTime(); ok {
+		return c.calibrate(t)
+	}
+	c.calibrated, c.trusted = true, true // a host without request.time: only the WASI clock is left
+	return time.Now().Unix()
+}
+
+// request returns the current time for a request on the cached path: no
+// host call, except the periodic recheck.
+func (c *clock) request() int64 {
+	c.sinceCheck++
+	limit := recheckUntrusted
+	if c.trusted {
+		limit = recheckTrusted
+	}
+	if !c.calibrated || c.sinceCheck >= limit {
+		return c.exact()
+	}
+	return c.now()
+}
+
+// now returns the best estimate of the current time, Unix seconds.
+func (c *clock) now() int64 {
+	if c.trusted {
+		return time.Now().Unix()
+	}
+	if c.estMS > 0 {
+		return c.estMS / 1000
+	}
+	return time.Now().Unix() // nothing better yet
+}
+
+// nowMS is now in milliseconds, for durations (callout latency); ok is false
+// when the WASI clock is not trusted, as its readings then say nothing about
+// elapsed time.
+func (c *clock) nowMS() (int64, bool) {
+	if !c.trusted {
+		return 0, false
+	}
+	return time.Now().UnixMilli(), true
+}
+
+// tick advances the estimate by one tick period and, where the host exposes
+// a request time outside requests (the emulator does: its properties are
+// global), takes it as an observation.
+func (c *clock) tick(periodMS uint32) {
+	if c.estMS > 0 {
+		c.estMS += int64(periodMS)
+	}
+	if t, ok := hostRequestTime(); ok {
+		if c.trusted {
+			d := time.Now().Unix() - t
+			if d < -trustedSkewSeconds {
+				c.trusted = false // the host says it is later than the WASI clock thinks
+			}
+		}
+		c.observe(t)
+	}
+}
+
+// httpDateLayout is the HTTP Date header's IMF-fixdate (RFC 9110 §5.6.7);
+// net/http is not used in the module, which it would make much larger.
+const httpDateLayout = "Mon, 02 Jan 2006 15:04:05 GMT"
+
+// observeHTTPDate takes an HTTP Date header (the issuer's clock).
+func (c *clock) observeHTTPDate(v string) {
+	if v == "" {
+		return
+	}
+	if t, err := time.Parse(httpDateLayout, v); err == nil {
+		c.observe(t.Unix())
+	}
 }

@@ -15,6 +15,7 @@ import (
 type Config struct {
 	Audience              string
 	Keys                  []session.Key
+	KeyActivatesAt        map[string]int64 // kid → activates_at, for keys that carry one; nil when none does
 	Issuer                IssuerConfig
 	CookieName            string
 	TokenHeader           string
@@ -25,14 +26,18 @@ type Config struct {
 	ExemptPathPrefixes    []string
 	AllowCORSPreflight    bool
 	ClockSkewSeconds      int64
+	SyncPeriodMS          uint32 // tick period: how often the revocation state is polled and applied
+	SessionCacheSize      int    // per-VM verified-JWT cache entries
+	CredentialCacheSize   int    // exchanged-JWT cache entries (client id + keyed hash of the secret)
 }
 
 // IssuerConfig says how the filter reaches the issuer: an Envoy cluster, not
-// a URL, plus the :authority and :path of the exchange callout.
+// a URL, plus the :authority and the :path of the exchange and sync callouts.
 type IssuerConfig struct {
 	Cluster      string
 	Authority    string
 	ExchangePath string
+	SyncPath     string // GET sync_path?aud=… returns the revocation state and keys
 	TimeoutMS    uint32
 }
 
@@ -40,6 +45,10 @@ type IssuerConfig struct {
 const (
 	MaxTimeoutMS        = 60000
 	MaxClockSkewSeconds = 300
+	MinSyncPeriodMS     = 500
+	MaxSyncPeriodMS     = 60000
+	MinCacheSize        = 16
+	MaxCacheSize        = 1000000
 	minKeyBytes         = 32
 	maxKidLength        = 64
 )
@@ -52,15 +61,19 @@ func DefaultConfig() Config {
 			Cluster:      "svcauth-issuer",
 			Authority:    "svcauth-issuer",
 			ExchangePath: "/v1/exchange",
+			SyncPath:     "/v1/filter-sync",
 			TimeoutMS:    2000,
 		},
-		CookieName:         "CF_Authorization",
-		TokenHeader:        "cf-access-token",
-		ClientIDHeader:     "cf-access-client-id",
-		ClientSecretHeader: "cf-access-client-secret",
-		AssertionHeader:    "cf-access-jwt-assertion",
-		ExemptPathPrefixes: []string{},
-		ClockSkewSeconds:   30,
+		CookieName:          "CF_Authorization",
+		TokenHeader:         "cf-access-token",
+		ClientIDHeader:      "cf-access-client-id",
+		ClientSecretHeader:  "cf-access-client-secret",
+		AssertionHeader:     "cf-access-jwt-assertion",
+		ExemptPathPrefixes:  []string{},
+		ClockSkewSeconds:    30,
+		SyncPeriodMS:        2000,
+		SessionCacheSize:    4096,
+		CredentialCacheSize: 4096,
 	}
 }
 
@@ -111,7 +124,7 @@ func ParseConfig(data []byte) (*Config, error) {
 		case "audience":
 			c.Audience = parseAudience(p, v)
 		case "keys":
-			c.Keys = parseKeys(p, v)
+			c.Keys, c.KeyActivatesAt = parseKeys(p, v)
 		case "issuer":
 			parseIssuer(p, v, &c.Issuer)
 		case "cookie_name":
@@ -131,6 +144,18 @@ func ParseConfig(data []byte) (*Config, error) {
 		case "clock_skew_seconds":
 			if n, ok := intField(p, name, v, 0, MaxClockSkewSeconds); ok {
 				c.ClockSkewSeconds = n
+			}
+		case "sync_period_ms":
+			if n, ok := intField(p, name, v, MinSyncPeriodMS, MaxSyncPeriodMS); ok {
+				c.SyncPeriodMS = uint32(n)
+			}
+		case "session_cache_size":
+			if n, ok := intField(p, name, v, MinCacheSize, MaxCacheSize); ok {
+				c.SessionCacheSize = int(n)
+			}
+		case "credential_cache_size":
+			if n, ok := intField(p, name, v, MinCacheSize, MaxCacheSize); ok {
+				c.CredentialCacheSize = int(n)
 			}
 		default:
 			p.add(strconv.Quote(name), "unknown field")
@@ -162,17 +187,21 @@ func parseAudience(p *problems, v gjson.Result) string {
 	return v.Str
 }
 
-func parseKeys(p *problems, v gjson.Result) []session.Key {
+// maxUnixSeconds bounds activates_at (2100-01-01).
+const maxUnixSeconds = 4102444800
+
+func parseKeys(p *problems, v gjson.Result) ([]session.Key, map[string]int64) {
 	if !v.IsArray() {
 		p.add("keys", "must be an array of {\"kid\",\"key\"} objects")
-		return nil
+		return nil, nil
 	}
 	var keys []session.Key
+	var activation map[string]int64
 	i := 0
 	v.ForEach(func(_, item gjson.Result) bool {
 		field := "keys[" + strconv.Itoa(i) + "]"
 		i++
-		k, ok := parseKey(p, field, item)
+		k, at, ok := parseKey(p, field, item)
 		if !ok {
 			return true
 		}
@@ -183,19 +212,28 @@ func parseKeys(p *problems, v gjson.Result) []session.Key {
 			}
 		}
 		keys = append(keys, k)
+		if at > 0 {
+			if activation == nil {
+				activation = map[string]int64{}
+			}
+			activation[k.ID] = at
+		}
 		return true
 	})
 	if i == 0 {
 		p.add("keys", "must hold at least one key")
 	}
-	return keys
+	return keys, activation
 }
 
-func parseKey(p *problems, field string, item gjson.Result) (session.Key, bool) {
+// parseKey reads {"kid","key"} and the optional "activates_at" (Unix
+// seconds) that a published, not yet signing key carries.
+func parseKey(p *problems, field string, item gjson.Result) (session.Key, int64, bool) {
 	var k session.Key
+	var at int64
 	if !item.IsObject() {
 		p.add(field, "must be an object with kid and key")
-		return k, false
+		return k, 0, false
 	}
 	ok := true
 	var haveKid, haveKey bool
@@ -227,6 +265,10 @@ func parseKey(p *problems, field string, item gjson.Result) (session.Key, bool) 
 			default:
 				k.Secret = secret
 			}
+		case "activates_at":
+			n, good := intField(p, field+".activates_at", v, 0, maxUnixSeconds)
+			ok = ok && good
+			at = n
 		default:
 			p.add(field, "unknown field "+strconv.Quote(name.String()))
 			ok = false
@@ -241,7 +283,7 @@ func parseKey(p *problems, field string, item gjson.Result) (session.Key, bool) 
 		p.add(field+".key", "required")
 		ok = false
 	}
-	return k, ok
+	return k, at, ok
 }
 
 func parseIssuer(p *problems, v gjson.Result, ic *IssuerConfig) {
@@ -273,6 +315,11 @@ func parseIssuer(p *problems, v gjson.Result, ic *IssuerConfig) {
 			ic.ExchangePath = stringField(p, field, f, ic.ExchangePath)
 			if !strings.HasPrefix(ic.ExchangePath, "/") || !isVisibleASCII(ic.ExchangePath) {
 				p.add(field, "must be a path starting with \"/\"")
+			}
+		case "sync_path":
+			ic.SyncPath = stringField(p, field, f, ic.SyncPath)
+			if !strings.HasPrefix(ic.SyncPath, "/") || !isVisibleASCII(ic.SyncPath) || strings.ContainsAny(ic.SyncPath, "?#") {
+				p.add(field, "must be a path starting with \"/\", without ? or #")
 			}
 		case "timeout_ms":
 			if n, ok := intField(p, field, f, 1, MaxTimeoutMS); ok {

@@ -22,11 +22,12 @@ func TestParseConfigDefaults(t *testing.T) {
 	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("got  %+v\nwant %+v", *c, want)
 	}
-	if want.Issuer != (IssuerConfig{"svcauth-issuer", "svcauth-issuer", "/v1/exchange", 2000}) ||
+	if want.Issuer != (IssuerConfig{"svcauth-issuer", "svcauth-issuer", "/v1/exchange", "/v1/filter-sync", 2000}) ||
 		want.CookieName != "CF_Authorization" || want.TokenHeader != "cf-access-token" ||
 		want.ClientIDHeader != "cf-access-client-id" || want.ClientSecretHeader != "cf-access-client-secret" ||
 		want.JSONCredentialsHeader != "" || want.AssertionHeader != "cf-access-jwt-assertion" ||
-		len(want.ExemptPathPrefixes) != 0 || want.AllowCORSPreflight || want.ClockSkewSeconds != 30 {
+		len(want.ExemptPathPrefixes) != 0 || want.AllowCORSPreflight || want.ClockSkewSeconds != 30 ||
+		want.SyncPeriodMS != 2000 || want.SessionCacheSize != 4096 || want.CredentialCacheSize != 4096 {
 		t.Fatalf("defaults differ from CONTRACTS.md: %+v", want)
 	}
 }
@@ -35,7 +36,7 @@ func TestParseConfigEveryField(t *testing.T) {
 	doc := `{
 	  "audience": "` + testAud + `",
 	  "keys": [{"kid": "k1", "key": "` + b64(testKey.Secret) + `"}, {"kid": "k2", "key": "` + b64(otherKey.Secret) + `"}],
-	  "issuer": {"cluster": "issuer_cluster", "authority": "issuer.internal:8081", "exchange_path": "/x/exchange", "timeout_ms": 60000},
+	  "issuer": {"cluster": "issuer_cluster", "authority": "issuer.internal:8081", "exchange_path": "/x/exchange", "sync_path": "/x/sync", "timeout_ms": 60000},
 	  "cookie_name": "sess",
 	  "token_header": "x-token",
 	  "client_id_header": "x-id",
@@ -44,7 +45,10 @@ func TestParseConfigEveryField(t *testing.T) {
 	  "assertion_header": "x-assertion",
 	  "exempt_path_prefixes": ["/healthz", "/.well-known/"],
 	  "allow_cors_preflight": true,
-	  "clock_skew_seconds": 0
+	  "clock_skew_seconds": 0,
+	  "sync_period_ms": 500,
+	  "session_cache_size": 1000000,
+	  "credential_cache_size": 16
 	}`
 	c, err := ParseConfig([]byte(doc))
 	if err != nil {
@@ -53,7 +57,7 @@ func TestParseConfigEveryField(t *testing.T) {
 	want := Config{
 		Audience:              testAud,
 		Keys:                  []session.Key{testKey, otherKey},
-		Issuer:                IssuerConfig{"issuer_cluster", "issuer.internal:8081", "/x/exchange", 60000},
+		Issuer:                IssuerConfig{"issuer_cluster", "issuer.internal:8081", "/x/exchange", "/x/sync", 60000},
 		CookieName:            "sess",
 		TokenHeader:           "x-token",
 		ClientIDHeader:        "x-id",
@@ -63,6 +67,9 @@ func TestParseConfigEveryField(t *testing.T) {
 		ExemptPathPrefixes:    []string{"/healthz", "/.well-known/"},
 		AllowCORSPreflight:    true,
 		ClockSkewSeconds:      0,
+		SyncPeriodMS:          500,
+		SessionCacheSize:      1000000,
+		CredentialCacheSize:   16,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("got  %+v\nwant %+v", *c, want)
@@ -143,6 +150,19 @@ func TestParseConfigProblems(t *testing.T) {
 		{"cors", `{` + good + `,"allow_cors_preflight":"yes"}`, []string{"allow_cors_preflight: must be true or false"}},
 		{"skew negative", `{` + good + `,"clock_skew_seconds":-1}`, []string{"clock_skew_seconds: must be an integer from 0 to 300"}},
 		{"skew big", `{` + good + `,"clock_skew_seconds":301}`, []string{"clock_skew_seconds: must be an integer from 0 to 300"}},
+		{"sync path", `{` + good + `,"issuer":{"sync_path":"v1/filter-sync"}}`, []string{`issuer.sync_path: must be a path starting with "/", without ? or #`}},
+		{"sync path query", `{` + good + `,"issuer":{"sync_path":"/v1/filter-sync?aud=x"}}`, []string{`issuer.sync_path: must be a path starting with "/", without ? or #`}},
+		{"sync path not string", `{` + good + `,"issuer":{"sync_path":1}}`, []string{"issuer.sync_path: must be a string"}},
+		{"sync period zero", `{` + good + `,"sync_period_ms":0}`, []string{"sync_period_ms: must be an integer from 500 to 60000"}},
+		{"sync period small", `{` + good + `,"sync_period_ms":499}`, []string{"sync_period_ms: must be an integer from 500 to 60000"}},
+		{"sync period big", `{` + good + `,"sync_period_ms":60001}`, []string{"sync_period_ms: must be an integer from 500 to 60000"}},
+		{"sync period string", `{` + good + `,"sync_period_ms":"2000"}`, []string{"sync_period_ms: must be an integer from 500 to 60000"}},
+		{"session cache small", `{` + good + `,"session_cache_size":15}`, []string{"session_cache_size: must be an integer from 16 to 1000000"}},
+		{"session cache big", `{` + good + `,"session_cache_size":1000001}`, []string{"session_cache_size: must be an integer from 16 to 1000000"}},
+		{"credential cache zero", `{` + good + `,"credential_cache_size":0}`, []string{"credential_cache_size: must be an integer from 16 to 1000000"}},
+		{"credential cache fraction", `{` + good + `,"credential_cache_size":64.5}`, []string{"credential_cache_size: must be an integer from 16 to 1000000"}},
+		{"key activates_at", `{"audience":"` + testAud + `","keys":[{"kid":"k1","key":"` + key + `","activates_at":"soon"}]}`,
+			[]string{"keys[0].activates_at: must be an integer from 0 to 4102444800"}},
 		{"all at once", `{"audience":"x","keys":[{"kid":"k1","key":"c2hvcnQ"}],"issuer":{"timeout_ms":0},"token_header":"X","exempt_path_prefixes":["x"],"clock_skew_seconds":1000,"extra":1}`, []string{
 			"audience: must be 64 lowercase hex characters",
 			"keys[0].key: must decode to at least 32 bytes, got 5",
@@ -180,7 +200,8 @@ func TestParseConfigAcceptsFilterConfigOutput(t *testing.T) {
 		"audience": testAud,
 		"keys":     []map[string]string{{"kid": testAud[:12] + ".v1", "key": b64(testKey.Secret)}},
 		"issuer": map[string]any{
-			"cluster": "svcauth-issuer", "authority": "svcauth-issuer", "exchange_path": "/v1/exchange", "timeout_ms": 2000,
+			"cluster": "svcauth-issuer", "authority": "svcauth-issuer", "exchange_path": "/v1/exchange",
+			"sync_path": "/v1/filter-sync", "timeout_ms": 2000,
 		},
 		"cookie_name":             "CF_Authorization",
 		"token_header":            "cf-access-token",
@@ -191,6 +212,9 @@ func TestParseConfigAcceptsFilterConfigOutput(t *testing.T) {
 		"exempt_path_prefixes":    []string{},
 		"allow_cors_preflight":    false,
 		"clock_skew_seconds":      30,
+		"sync_period_ms":          2000,
+		"session_cache_size":      4096,
+		"credential_cache_size":   4096,
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -28,7 +28,7 @@ func (h *httpContext) OnHttpResponseHeaders(int, bool) types.Action {
 	}
 	jwt := h.session
 	h.session = ""
-	if maxAge := h.sessionExp - currentTime(h.start); maxAge > 0 {
+	if maxAge := h.sessionExp - max(h.start, h.p.clock.now()); maxAge > 0 {
 		if err := proxywasm.AddHttpResponseHeader("set-cookie", sessionCookie(h.p.cfg.CookieName, jwt, maxAge)); err != nil {
 			proxywasm.LogError("svcauth: cannot set the session cookie: " + err.Error())
 		}

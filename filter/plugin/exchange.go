@@ -1,7 +1,9 @@
 package plugin
 
 import (
+	"encoding/base64"
 	"strconv"
+	"strings"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
@@ -44,6 +46,7 @@ func (h *httpContext) exchange(r *requestHeaders, id, secret string) types.Actio
 	body := appendExchangeBody(make([]byte, 0, 320), id, secret, c.Audience, sourceIP(), requestID)
 	_, err := dispatchHTTPCall(c.Issuer.Cluster, headers, body, nil, c.Issuer.TimeoutMS, h.onExchangeResponse)
 	clear(body) // the host has copied it; do not leave the secret in the heap
+	h.sentAtMS, _ = h.p.clock.nowMS()
 	if err != nil {
 		proxywasm.LogError("svcauth: cannot call the issuer through cluster " + strconv.Quote(c.Issuer.Cluster) +
 			" (is it defined in Envoy?): " + err.Error())
@@ -128,8 +131,11 @@ func sourceIP() string {
 // 200 with a session that verifies → resume; 401/403 → the same status
 // locally; anything else, including no answer at all → 503.
 func (h *httpContext) onExchangeResponse(numHeaders, bodySize, _ int) {
+	if now, ok := h.p.clock.nowMS(); ok && h.sentAtMS > 0 && h.p.stats.defined {
+		proxywasm.MetricHistogram(h.p.stats.exchangeLat).Record(uint64(max(now-h.sentAtMS, 0)))
+	}
 	if numHeaders == 0 {
-		proxywasm.LogWarn("svcauth: no answer from the issuer (timeout or connection failure)")
+		h.p.exchangeUnreachable()
 		h.reply(503, reasonIssuerUnreachable)
 		return
 	}
@@ -178,7 +184,8 @@ func (h *httpContext) acceptSession(body []byte) {
 		h.reply(503, reasonIssuerBadResponse)
 		return
 	}
-	claims, err := h.p.verifier.Verify(jwt, currentTime(h.start))
+	p := h.p
+	claims, err := p.verifier.Verify(jwt, max(h.start, p.clock.now()))
 	if err != nil {
 		proxywasm.LogError("svcauth: issuer-signed token does not verify: key mismatch? (" + sessionReason(err) + ")")
 		h.reply(503, reasonIssuerBadResponse)
@@ -191,6 +198,18 @@ func (h *httpContext) acceptSession(body []byte) {
 	}
 	h.session, h.sessionExp = jwt, claims.ExpiresAt
 	h.held = false
+	p.stats.count(outExchanged)
+	// Remember the session: the cookie's next request is a session cache hit,
+	// and the same header pair a credential cache hit, in this VM and (via
+	// shared data) in the proxy's other VMs.
+	jwt = strings.Clone(jwt) // not a slice of the whole answer body
+	s := sessionInfo{exp: claims.ExpiresAt, nbf: claims.NotBefore, iat: claims.IssuedAt, tokenID: claims.TokenID}
+	p.sessions.put(jwt, s)
+	if h.cred.id != "" {
+		e := &credEntry{jwt: jwt, kid: jwtKid(jwt), info: s}
+		p.creds.put(h.cred, e)
+		p.shareCredential(h.cred, e)
+	}
 	if err := proxywasm.ResumeHttpRequest(); err != nil {
 		proxywasm.LogError("svcauth: cannot resume the request: " + err.Error())
 	}
@@ -212,4 +231,17 @@ func issuerReason(body []byte, fallback string) string {
 		}
 	}
 	return v.Str
+}
+
+// jwtKid returns the kid of a JWT's header (one that verified).
+func jwtKid(jwt string) string {
+	i := strings.IndexByte(jwt, '.')
+	if i <= 0 {
+		return ""
+	}
+	header, err := base64.RawURLEncoding.DecodeString(jwt[:i])
+	if err != nil {
+		return ""
+	}
+	return gjson.GetBytes(header, "kid").String()
 }

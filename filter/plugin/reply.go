@@ -34,6 +34,7 @@ var replyHeaders = [][2]string{
 // what a request-headers callback must return; callout callbacks ignore it.
 func (h *httpContext) reply(status uint32, reason string) types.Action {
 	h.held = true
+	h.p.stats.refused(status, reason)
 	var code string
 	switch status {
 	case 401:

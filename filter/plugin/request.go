@@ -11,11 +11,21 @@ import (
 // OnHttpRequestHeaders runs the checks of SPEC §3 in order: strip what must
 // never reach the upstream, let exempt requests through, accept a valid
 // session JWT, refuse unusable credentials, and otherwise exchange them.
+//
+// Requests the caches can answer take the fast path first (fastpath.go): a
+// session JWT already verified in this VM is found in the session cache by
+// its exact text, and a header pair already exchanged in the credential cache
+// by client id and keyed hash; expiry is checked against the cached claims and
+// revocation with map lookups, on every request, on either path.
 func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
-	c := h.p.cfg
+	p := h.p
+	c := p.cfg
 	if c == nil {
 		// Envoy does not run a plugin that failed to start; fail closed anyway.
 		return h.reply(503, reasonNotConfigured)
+	}
+	if a, ok := h.fastPath(); ok {
+		return a
 	}
 	hs, _ := proxywasm.GetHttpRequestHeaders() // no headers at all: treated like none of ours
 	var r requestHeaders
@@ -24,20 +34,49 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		return h.reply(503, reasonInternal)
 	}
 	if r.exempt(c) {
+		p.stats.count(outExempt)
 		return types.ActionContinue
 	}
 
 	var sessionErr error
+	var now int64
+	exact := false
 	if r.nCandidates > 0 {
-		h.start = requestTime()
-	}
-	for _, tok := range r.candidates[:r.nCandidates] {
-		_, err := h.p.verifier.Verify(tok, h.start)
-		if err == nil {
-			return h.forward(tok)
-		}
-		if sessionErr == nil {
-			sessionErr = err
+		now = p.clock.request()
+		for _, tok := range r.candidates[:r.nCandidates] {
+			if s, ok := p.sessions.get(tok); ok {
+				switch {
+				case !s.usable(now, c.ClockSkewSeconds):
+					p.sessions.remove(tok)
+					if !exact {
+						now, exact = p.clock.exact(), true
+					}
+				case p.rev.refuses(&s):
+					if sessionErr == nil {
+						sessionErr = errRevoked
+					}
+					continue
+				default:
+					p.stats.count(outSessionCached)
+					return h.forward(tok)
+				}
+			}
+			if !exact {
+				now, exact = p.clock.exact(), true
+			}
+			claims, err := p.verifier.Verify(tok, now)
+			if err == nil {
+				s := sessionInfo{exp: claims.ExpiresAt, nbf: claims.NotBefore, iat: claims.IssuedAt, tokenID: claims.TokenID}
+				p.sessions.put(tok, s)
+				if !p.rev.refuses(&s) {
+					p.stats.count(outSessionVerified)
+					return h.forward(tok)
+				}
+				err = errRevoked
+			}
+			if sessionErr == nil {
+				sessionErr = err
+			}
 		}
 	}
 
@@ -48,7 +87,40 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	if reason != "" {
 		return h.reply(401, reason)
 	}
+	if r.nCandidates == 0 {
+		now = p.clock.request()
+	}
+	key := p.hasher.key(id, secret)
+	if e, ok := p.cachedCredential(key, now); ok {
+		p.stats.count(outCredentialCached)
+		return h.forward(e.jwt)
+	}
+	h.start = now
+	if !exact {
+		h.start = p.clock.exact()
+	}
+	h.cred = key
 	return h.exchange(&r, id, secret)
+}
+
+// cachedCredential returns the session exchanged earlier for the credential
+// pair key, from this VM's cache or else the proxy's shared table, if it is
+// still usable at now and not revoked. An unusable entry is dropped, and the
+// caller exchanges the credentials again: after revoke-sessions the token
+// itself may still be valid, and the issuer decides.
+func (p *pluginContext) cachedCredential(key credKey, now int64) (*credEntry, bool) {
+	e, ok := p.creds.get(key)
+	if !ok {
+		if e, ok = p.sharedCredential(key); !ok {
+			return nil, false
+		}
+		p.creds.put(key, e)
+	}
+	if !e.info.usable(now, p.cfg.ClockSkewSeconds) || p.rev.refuses(&e.info) {
+		p.creds.remove(key)
+		return nil, false
+	}
+	return e, true
 }
 
 // OnHttpRequestBody holds the body while the request is held. Envoy maps a

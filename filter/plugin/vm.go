@@ -2,14 +2,18 @@
 // the filter and exchanges service-token credentials for new ones through the
 // issuer. Each file holds one part: configuration, contexts (this file), the
 // request flow, credential extraction, the exchange callout, the cookie, local
-// replies, the clock and garbage-collection pacing.
+// replies, the caches, the revocation and key sync, metrics, the clock and
+// garbage-collection pacing.
 //
 // All state lives in the plugin context (one per plugin configuration in a
-// VM) and in the HTTP contexts; there are no package-level caches, so a fresh
-// plugin context always starts clean.
+// VM), in the HTTP contexts and in proxy shared data (sync.go); there are no
+// package-level caches, so a fresh plugin context always starts clean.
 package plugin
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"strconv"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
@@ -24,14 +28,28 @@ type vmContext struct {
 	types.DefaultVMContext
 }
 
+func (*vmContext) OnVMStart(int) types.OnVMStartStatus {
+	gcSetup()
+	return types.OnVMStartStatusOK
+}
+
 func (*vmContext) NewPluginContext(uint32) types.PluginContext { return &pluginContext{} }
 
-// pluginContext holds one validated configuration and its verifier. The
-// verifier reuses HMAC state, which is safe because a VM is single-threaded.
+// pluginContext holds one validated configuration, its verifier, the
+// caches, the revocation state and the sync machinery. The verifier reuses
+// HMAC state, which is safe because a VM is single-threaded.
 type pluginContext struct {
 	types.DefaultPluginContext
 	cfg      *Config
 	verifier *session.Verifier
+	keys     []keyInfo   // the keys the verifier accepts: configured, then synced
+	rev      *revocation // never nil
+	sessions sessionCache
+	creds    credentialCache
+	hasher   credHasher
+	clock    clock
+	sync     syncer
+	stats    stats
 	gc       gcPacer
 }
 
@@ -50,15 +68,73 @@ func (p *pluginContext) OnPluginStart(configSize int) types.OnPluginStartStatus 
 		proxywasm.LogCritical("svcauth: " + err.Error())
 		return types.OnPluginStartStatusFailed
 	}
-	v, err := session.NewVerifier(cfg.Audience, cfg.Keys, cfg.ClockSkewSeconds)
-	if err != nil {
+	keys := make([]keyInfo, len(cfg.Keys))
+	for i, k := range cfg.Keys {
+		keys[i] = newKeyInfo(k, cfg.KeyActivatesAt[k.ID])
+	}
+	p.cfg = cfg
+	if err := p.setKeys(keys); err != nil {
+		p.cfg = nil
 		proxywasm.LogCritical("svcauth: invalid plugin configuration: " + err.Error())
 		return types.OnPluginStartStatusFailed
 	}
-	p.cfg, p.verifier = cfg, v
+	p.rev = noRevocation
+	p.sessions = newSessionCache(cfg.SessionCacheSize)
+	p.creds = newCredentialCache(cfg.CredentialCacheSize)
+	p.hasher = deriveCredHasher(cfg)
+	p.clock = clock{}
+	p.sync = syncer{}
+	p.sync.init(cfg.Audience)
+	p.stats = stats{}
+	p.stats.define()
+	p.refreshShared() // a VM that starts later takes the state the others have
+	if err := proxywasm.SetTickPeriodMilliSeconds(cfg.SyncPeriodMS); err != nil {
+		proxywasm.LogCritical("svcauth: cannot set the tick period for the revocation sync: " + err.Error())
+		p.cfg = nil
+		return types.OnPluginStartStatusFailed
+	}
 	proxywasm.LogInfo("svcauth: protecting audience " + cfg.Audience + " with " +
-		strconv.Itoa(len(cfg.Keys)) + " key(s); exchanges go to cluster " + strconv.Quote(cfg.Issuer.Cluster))
+		strconv.Itoa(len(cfg.Keys)) + " key(s); exchanges go to cluster " + strconv.Quote(cfg.Issuer.Cluster) +
+		"; revocation sync every " + strconv.FormatUint(uint64(cfg.SyncPeriodMS), 10) + " ms")
 	return types.OnPluginStartStatusOK
+}
+
+// OnPluginDone hands the poll lease to another VM and flushes the counts.
+func (p *pluginContext) OnPluginDone() bool {
+	if p.cfg != nil {
+		p.sync.releaseLease()
+		p.stats.flush()
+	}
+	return true
+}
+
+// setKeys replaces the accepted keys and the verifier. When a key is dropped
+// the caches are emptied, as they may hold sessions it signed.
+func (p *pluginContext) setKeys(keys []keyInfo) error {
+	sk := make([]session.Key, len(keys))
+	for i := range keys {
+		sk[i] = keys[i].key
+	}
+	v, err := session.NewVerifier(p.cfg.Audience, sk, p.cfg.ClockSkewSeconds)
+	if err != nil {
+		return err
+	}
+	if p.keys != nil && droppedKey(p.keys, keys) {
+		p.sessions.clear()
+		p.creds.clear()
+	}
+	p.keys, p.verifier = keys, v
+	return nil
+}
+
+// deriveCredHasher derives the credential cache's SipHash key from the first
+// configured key: the same in every VM of the proxy (the shared table needs
+// that) and unknown outside the filter and the issuer.
+func deriveCredHasher(cfg *Config) credHasher {
+	m := hmac.New(sha256.New, cfg.Keys[0].Secret)
+	m.Write([]byte("svcauth/credential-cache/v1\n" + cfg.Audience))
+	sum := m.Sum(nil)
+	return credHasher{k0: binary.LittleEndian.Uint64(sum[0:8]), k1: binary.LittleEndian.Uint64(sum[8:16])}
 }
 
 func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
@@ -74,9 +150,11 @@ type httpContext struct {
 	start      int64 // request time, Unix seconds (see clock.go)
 	session    string
 	sessionExp int64
+	cred       credKey // the credential pair being exchanged
+	sentAtMS   int64   // when the exchange was dispatched (trusted clock only)
 }
 
 func (h *httpContext) OnHttpStreamDone() {
 	h.session = ""
-	h.p.gc.streamDone()
+	h.p.gc.streamDone(&h.p.stats)
 }

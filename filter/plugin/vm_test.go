@@ -144,6 +144,9 @@ func newHost(t testing.TB, vm types.VMContext, config string, props ...property)
 	}
 	host, reset := proxytest.NewHostEmulator(opt)
 	t.Cleanup(reset)
+	if st := host.StartVM(); st != types.OnVMStartStatusOK {
+		t.Fatalf("OnVMStart failed: %v", st)
+	}
 	return host
 }
 

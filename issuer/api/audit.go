@@ -38,6 +38,11 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 		}
 		f.BeforeID = id
 	}
+	// Exchange events wait in memory for a batched write: write them first,
+	// so the answer holds every exchange this server has answered.
+	if err := s.FlushAudit(r.Context()); err != nil {
+		s.logger(r.Context()).Warn("writing queued exchange audit events failed", "err", err)
+	}
 	events, err := s.store.ListAudit(r.Context(), f)
 	if err != nil {
 		s.fail(w, r, err)

@@ -21,8 +21,33 @@ func (s *Server) admin(h http.HandlerFunc) http.Handler {
 		}
 		ctx := context.WithValue(r.Context(), ctxActor, name)
 		ctx = context.WithValue(ctx, ctxLogger, s.logger(ctx).With("actor", name))
+		if err := checkPathIDs(r); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		h(w, r.WithContext(ctx))
 	})
+}
+
+// checkPathIDs refuses, with 400, a request whose {id} or {…_id} path
+// wildcard is not an id the issuer could have made, so that a malformed id
+// is told apart from an unknown one (404) before any storage access.
+func checkPathIDs(r *http.Request) error {
+	for rest := r.Pattern; ; {
+		_, after, ok := strings.Cut(rest, "{")
+		if !ok {
+			return nil
+		}
+		name, tail, _ := strings.Cut(after, "}")
+		rest = tail
+		name = strings.TrimSuffix(name, "...")
+		if name != "id" && !strings.HasSuffix(name, "_id") {
+			continue
+		}
+		if !domain.ValidID(r.PathValue(name)) {
+			return domain.Errorf(domain.EInvalid, "path parameter %s: not a valid id (want a UUID such as 1b4e28ba-2fa1-41d2-883f-0016d3cca427)", name)
+		}
+	}
 }
 
 var errAdminAuth = domain.Errorf(domain.EUnauthorized, "missing or invalid admin key: send Authorization: Bearer <admin key>")

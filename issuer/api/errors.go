@@ -75,7 +75,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // decode reads exactly one JSON value into v from a body of at most
 // s.maxBody bytes, refusing unknown fields.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, s.maxBody)
+	return s.decodeFrom(http.MaxBytesReader(w, r.Body, s.maxBody), v)
+}
+
+// decodeFrom is decode on a body already limited to s.maxBody bytes.
+func (s *Server) decodeFrom(body io.Reader, v any) error {
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -18,12 +18,14 @@ import (
 )
 
 // handleExchange is POST /v1/exchange: the filter trades a client id and
-// secret for a session JWT of one application. It reads through the
-// ExchangeStore (cacheable), writes one audit row, and does no other I/O.
+// secret for a session JWT of one application. Tokens and applications come
+// from the exchange cache (a miss reads the ExchangeStore once); the audit
+// row and last_seen_at are queued and written in batches: no database write
+// per request.
 func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) {
-	var req apiv1.ExchangeRequest
-	if err := s.decode(w, r, &req); err != nil {
-		s.metrics.exchanges.WithLabelValues(resultError).Inc()
+	req, err := s.readExchangeRequest(w, r)
+	if err != nil {
+		s.fast.failed.Inc()
 		s.fail(w, r, err)
 		return
 	}
@@ -32,7 +34,7 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	writeExchangeResponse(w, resp)
 }
 
 func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (apiv1.ExchangeResponse, error) {
@@ -57,7 +59,7 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 		s.metrics.exchanges.WithLabelValues(resultError).Inc()
 		return apiv1.ExchangeResponse{}, domain.Errorf(domain.EInvalid, "aud: want the application's 64-hex audience tag")
 	}
-	app, err := s.exchange.GetAppByAUD(ctx, req.AUD)
+	ea, err := s.cache.app(ctx, req.AUD, now)
 	if err != nil {
 		s.metrics.exchanges.WithLabelValues(resultError).Inc()
 		if errors.Is(err, storage.ErrNotFound) {
@@ -66,13 +68,14 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 		}
 		return apiv1.ExchangeResponse{}, err
 	}
+	app := &ea.app
 	ev.AppID, ev.AppName = app.ID, app.Name
 
 	deny := func(code, reason, detail string) error {
 		s.metrics.exchanges.WithLabelValues(resultDenied).Inc()
 		s.metrics.denials.WithLabelValues(reason).Inc()
 		ev.Event, ev.Reason, ev.Detail = domain.EventSessionDenied, reason, detail
-		s.audit(ctx, ev)
+		s.auditAsync(ev)
 		log.Info("exchange denied", "reason", reason, "app_id", app.ID, "token_id", ev.TokenID, "client_id", ev.ClientID, "source_ip", ev.SourceIP)
 		msg := "credentials refused"
 		if code == domain.EForbidden {
@@ -85,7 +88,7 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 		return apiv1.ExchangeResponse{}, deny(domain.EUnauthorized, domain.ReasonMalformedCredentials, "")
 	}
 	hash := s.keys.HashSecret(req.ClientSecret)
-	tok, err := s.exchange.GetTokenByClientID(ctx, req.ClientID)
+	tok, err := s.cache.token(ctx, req.ClientID, now)
 	if errors.Is(err, storage.ErrNotFound) {
 		return apiv1.ExchangeResponse{}, deny(domain.EUnauthorized, domain.ReasonUnknownClient, "")
 	}
@@ -94,7 +97,7 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 		return apiv1.ExchangeResponse{}, err
 	}
 	ev.TokenID, ev.TokenName = tok.ID, tok.Name
-	if !secretMatches(&tok, hash, now) {
+	if !secretMatches(tok, hash, now) {
 		return apiv1.ExchangeResponse{}, deny(domain.EUnauthorized, domain.ReasonInvalidSecret, "")
 	}
 	if !tok.Enabled {
@@ -104,12 +107,7 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 		return apiv1.ExchangeResponse{}, deny(domain.EUnauthorized, domain.ReasonTokenExpired, "")
 	}
 
-	policies, err := s.exchange.ListPolicies(ctx, app.ID)
-	if err != nil {
-		s.metrics.exchanges.WithLabelValues(resultError).Inc()
-		return apiv1.ExchangeResponse{}, err
-	}
-	eval := domain.Evaluate(policies, domain.Subject{TokenID: tok.ID})
+	eval := domain.Evaluate(ea.policies, domain.Subject{TokenID: tok.ID})
 	if eval.Policy != nil {
 		ev.PolicyID = eval.Policy.ID
 	}
@@ -124,7 +122,12 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 		return apiv1.ExchangeResponse{}, deny(domain.EForbidden, domain.ReasonNoMatchingPolicy, "")
 	}
 
-	iat := now.Unix()
+	key, ok := ea.signingKey(now)
+	if !ok {
+		s.fast.failed.Inc()
+		return apiv1.ExchangeResponse{}, errors.New("application " + app.ID + " has no signing key")
+	}
+	iat := domain.SessionIssuedAt(app, tok, now)
 	claims := session.Claims{
 		Type:       session.TypeApp,
 		Audience:   app.AUD,
@@ -137,17 +140,17 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 		ID:         newJTI(),
 		TokenID:    tok.ID,
 	}
-	jwt, err := session.Sign(s.keys.SessionKey(app.AUD, app.KeyVersion), claims)
+	jwt, err := session.Sign(key, claims)
 	if err != nil {
-		s.metrics.exchanges.WithLabelValues(resultError).Inc()
+		s.fast.failed.Inc()
 		return apiv1.ExchangeResponse{}, err
 	}
 	s.seen.mark(tok.ID, now)
-	s.metrics.exchanges.WithLabelValues(resultIssued).Inc()
+	s.fast.issued.Inc()
 	ev.Event = domain.EventSessionIssued
 	ev.Detail = "jti " + claims.ID
-	s.audit(ctx, ev)
-	log.Info("session issued", "app_id", app.ID, "token_id", tok.ID, "token_name", tok.Name, "policy_id", ev.PolicyID, "jti", claims.ID)
+	s.auditAsync(ev)
+	log.Debug("session issued", "app_id", app.ID, "token_id", tok.ID, "token_name", tok.Name, "policy_id", ev.PolicyID, "jti", claims.ID)
 	return apiv1.ExchangeResponse{JWT: jwt, ExpiresAt: claims.ExpiresAt}, nil
 }
 

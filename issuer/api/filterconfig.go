@@ -10,12 +10,16 @@ import (
 
 // Filter configuration defaults.
 const (
-	DefaultCluster   = "svcauth-issuer"
-	DefaultAuthority = "svcauth-issuer"
+	DefaultCluster             = "svcauth-issuer"
+	DefaultAuthority           = "svcauth-issuer"
+	DefaultSyncPeriodMS        = 2000
+	DefaultSessionCacheSize    = 4096
+	DefaultCredentialCacheSize = 4096
 )
 
 // filterConfig answers the plugin configuration of the app: its audience,
-// its current session key, and how to reach this issuer through Envoy.
+// every published session key (never another app's), and how to reach this
+// issuer through Envoy.
 func (s *Server) filterConfig(w http.ResponseWriter, r *http.Request) {
 	app, err := s.loadApp(r)
 	if err != nil {
@@ -31,25 +35,36 @@ func (s *Server) filterConfig(w http.ResponseWriter, r *http.Request) {
 		authority = DefaultAuthority
 	}
 	if !validClusterName(cluster) {
-		s.fail(w, r, domain.Errorf(domain.EInvalid, "cluster %q: want 1 to 255 letters, digits or . _ - :", cluster))
+		s.fail(w, r, domain.Errorf(domain.EInvalid, "cluster %q: want 1 to 255 letters, digits or . _ - : |", cluster))
 		return
 	}
 	if !validAuthority(authority) {
 		s.fail(w, r, domain.Errorf(domain.EInvalid, "authority %q: want a host name with an optional port", authority))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.filterConfigFor(app, cluster, authority))
+	appKeys, err := s.store.ListAppKeys(r.Context(), app.ID)
+	if err != nil {
+		s.fail(w, r, storageErr(err, "application "+app.ID))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.filterConfigFor(app, appKeys, cluster, authority))
 }
 
-func (s *Server) filterConfigFor(app domain.App, cluster, authority string) apiv1.FilterConfig {
-	key := s.keys.SessionKey(app.AUD, app.KeyVersion)
+func (s *Server) filterConfigFor(app domain.App, appKeys []domain.AppKey, cluster, authority string) apiv1.FilterConfig {
+	published := domain.PublishedKeys(app, appKeys, s.now())
+	fk := make([]apiv1.FilterKey, 0, len(published))
+	for _, k := range published {
+		key := s.keys.SessionKey(app.AUD, k.Version)
+		fk = append(fk, apiv1.FilterKey{KID: key.ID, Key: base64.RawURLEncoding.EncodeToString(key.Secret)})
+	}
 	return apiv1.FilterConfig{
 		Audience: app.AUD,
-		Keys:     []apiv1.FilterKey{{KID: key.ID, Key: base64.RawURLEncoding.EncodeToString(key.Secret)}},
+		Keys:     fk,
 		Issuer: apiv1.FilterIssuer{
 			Cluster:      cluster,
 			Authority:    authority,
 			ExchangePath: "/v1/exchange",
+			SyncPath:     SyncPath,
 			TimeoutMS:    2000,
 		},
 		CookieName:            "CF_Authorization",
@@ -61,6 +76,9 @@ func (s *Server) filterConfigFor(app domain.App, cluster, authority string) apiv
 		ExemptPathPrefixes:    []string{},
 		AllowCORSPreflight:    false,
 		ClockSkewSeconds:      30,
+		SyncPeriodMS:          DefaultSyncPeriodMS,
+		SessionCacheSize:      DefaultSessionCacheSize,
+		CredentialCacheSize:   DefaultCredentialCacheSize,
 	}
 }
 
@@ -70,7 +88,8 @@ func validClusterName(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '.' && c != '_' && c != '-' && c != ':' {
+		// '|' appears in Istio's cluster names: outbound|8081||svcauth-issuer.svcauth.svc.cluster.local
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '.' && c != '_' && c != '-' && c != ':' && c != '|' {
 			return false
 		}
 	}

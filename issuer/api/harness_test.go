@@ -76,6 +76,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { h.srv.Close(context.Background()) })
 	key, generated, err := api.EnsureInitialAdminKey(context.Background(), store, kr, h.clock(), "")
 	if err != nil || !generated || !keys.ValidAdminKey(key) {
 		t.Fatalf("initial admin key: %q %v %v", key, generated, err)

@@ -186,6 +186,8 @@ func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request) {
 			t.PreviousSecretHash, t.PreviousSecretExpiresAt = t.SecretHash, until
 		} else {
 			t.PreviousSecretHash, t.PreviousSecretExpiresAt = nil, nil
+			// Without grace the old secret's sessions are revoked too.
+			t.SessionsRevokedAt = &now
 		}
 		t.SecretHash = s.keys.HashSecret(secret)
 		t.ClientSecretVersion++
@@ -252,6 +254,12 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) {
 				Detail: "rules naming the deleted token removed"})
 		}
 	}
+	// The token's live sessions are revoked, at the issuer's time, in the
+	// record the delete leaves for filter sync.
+	if err := s.stampSessionsRevoked(ctx, id, s.now().UTC()); err != nil {
+		s.fail(w, r, storageErr(err, "service token "+strconv.Quote(id)))
+		return
+	}
 	if err := s.store.DeleteToken(ctx, id); err != nil {
 		s.fail(w, r, storageErr(err, "service token "+strconv.Quote(id)))
 		return
@@ -313,7 +321,10 @@ func (s *Server) importToken(w http.ResponseWriter, r *http.Request) {
 		UpdatedAt:           now,
 	}
 	if err := s.store.CreateToken(r.Context(), t); err != nil {
-		s.fail(w, r, storageErr(err, "service token with that name or client id"))
+		if errors.Is(err, storage.ErrClientIDRetired) {
+			err = domain.Errorf(domain.EConflict, "client id %s belonged to a deleted service token: a deleted credential can never be registered again; create a new token instead", req.ClientID)
+		}
+		s.fail(w, r, passDomainErr(err, "service token with that name or client id"))
 		return
 	}
 	s.tokenEvent(r, domain.EventTokenCreated, t, "imported; duration "+duration.String())

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -76,6 +77,9 @@ func (s *Server) CleanupInactiveTokens(ctx context.Context, days int, action str
 		}
 		ev := domain.AuditEvent{Time: now, Actor: domain.ActorSystem, TokenID: t.ID, TokenName: t.Name, ClientID: t.ClientID, Reason: "inactive", Detail: reason}
 		if doDelete {
+			if err := s.stampSessionsRevoked(ctx, t.ID, now); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return changed, err
+			}
 			if err := s.store.DeleteToken(ctx, t.ID); err != nil && err != storage.ErrNotFound {
 				return changed, err
 			}

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,5 +69,43 @@ func TestPruneAudit(t *testing.T) {
 	}
 	if n, _ := h.srv.PruneAudit(context.Background(), 0); n != 0 {
 		t.Fatal("retention 0 deleted events")
+	}
+}
+
+func TestCleanupInactiveTokensDisables(t *testing.T) {
+	h, app := lifecycleHarness(t)
+	ctx := context.Background()
+	idle := h.createToken("idle", "forever")
+	disabled := h.createToken("already-disabled", "forever")
+	h.call(request{method: "PATCH", path: "/v1/service-tokens/" + disabled.ID, body: `{"enabled":false}`}, 200, nil)
+	recent := h.createToken("recent", "forever")
+	h.advance(364 * 24 * time.Hour)
+	h.wantExchange(recent, app.AUD, 200, "") // seen; not yet flushed: clean-up flushes first
+	h.advance(2 * 24 * time.Hour)
+
+	if n, err := h.srv.CleanupInactiveTokens(ctx, 0, "delete"); err != nil || n != 0 {
+		t.Fatalf("clean-up off (0 days): %d, %v", n, err)
+	}
+	n, err := h.srv.CleanupInactiveTokens(ctx, 365, "disable")
+	if err != nil || n != 1 {
+		t.Fatalf("cleanup: %d, %v; want 1", n, err)
+	}
+	var got apiv1.Token
+	h.call(request{method: "GET", path: "/v1/service-tokens/" + idle.ID}, 200, &got)
+	if got.Enabled || got.Status != "disabled" {
+		t.Fatalf("idle token after clean-up %+v", got)
+	}
+	h.wantExchange(idle, app.AUD, 401, "token_disabled")
+	h.call(request{method: "GET", path: "/v1/service-tokens/" + recent.ID}, 200, &got)
+	if !got.Enabled || got.LastSeenAt == nil {
+		t.Fatalf("recently used token after clean-up %+v", got)
+	}
+	rows := h.audit("event=token.updated&token_id=" + idle.ID)
+	if len(rows) != 1 || rows[0].Actor != "system" || rows[0].Reason != "inactive" || rows[0].TokenName != "idle" ||
+		rows[0].ClientID != idle.ClientID || !strings.Contains(rows[0].Detail, "inactive for 365 days") {
+		t.Fatalf("audit %+v", rows)
+	}
+	if rows := h.audit("token_id=" + disabled.ID); len(rows) != 2 { // created, disabled by the admin; not again
+		t.Fatalf("already disabled token: audit %+v", rows)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/svcauth/svcauth/issuer/domain"
@@ -23,8 +25,11 @@ const (
 // logger returns the request's logger (with its request id), or the
 // server's.
 func (s *Server) logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(ctxLogger).(*slog.Logger); ok {
+	switch l := ctx.Value(ctxLogger).(type) {
+	case *slog.Logger:
 		return l
+	case *requestLogger:
+		return l.get()
 	}
 	return s.log
 }
@@ -37,6 +42,20 @@ func requestID(ctx context.Context) string {
 func actor(ctx context.Context) string {
 	a, _ := ctx.Value(ctxActor).(string)
 	return a
+}
+
+// requestLogger is the request's logger (the server's, with the request
+// id), made on first use: most exchanges log nothing.
+type requestLogger struct {
+	base *slog.Logger
+	id   string
+	once sync.Once
+	l    *slog.Logger
+}
+
+func (r *requestLogger) get() *slog.Logger {
+	r.once.Do(func() { r.l = r.base.With("request_id", r.id) })
+	return r.l
 }
 
 // statusWriter records the status code a handler wrote.
@@ -73,8 +92,8 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		log := s.log.With("request_id", id)
-		ctx := context.WithValue(r.Context(), ctxLogger, log)
+		rl := &requestLogger{base: s.log, id: id}
+		ctx := context.WithValue(r.Context(), ctxLogger, rl)
 		ctx = context.WithValue(ctx, ctxRequestID, id)
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
@@ -86,7 +105,7 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				log.Error("panic in handler", "panic", p, "route", route)
+				rl.get().Error("panic in handler", "panic", p, "route", route)
 				if sw.status == 0 {
 					writeError(sw, r, s.log, domain.Errorf(domain.EInternal, "internal error"))
 				}
@@ -97,10 +116,23 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 			elapsed := time.Since(start)
 			s.metrics.requestDuration.WithLabelValues(r.Method, route, strconv.Itoa(sw.status)).Observe(elapsed.Seconds())
 			level := slog.LevelInfo
-			if route == "GET /healthz" || route == "GET /readyz" || route == "GET /metrics" {
-				level = slog.LevelDebug
+			switch route {
+			case "GET /healthz", "GET /readyz", "GET /metrics",
+				// Machine traffic at high rates: every exchange is in the
+				// audit log, and polls are counted in the metrics.
+				"POST /v1/exchange", "GET /v1/filter-sync":
+				if sw.status < 500 {
+					level = slog.LevelDebug
+				}
 			}
-			log.Log(ctx, level, "http request", "method", r.Method, "path", r.URL.Path, "route", route,
+			if !s.log.Enabled(ctx, level) {
+				return
+			}
+			path := r.URL.Path
+			if mayHoldCredential(path) {
+				path = "(redacted: looks like it holds a credential)"
+			}
+			rl.get().Log(ctx, level, "http request", "method", r.Method, "path", path, "route", route,
 				"status", sw.status, "duration_ms", float64(elapsed.Microseconds())/1000, "remote", r.RemoteAddr)
 		}()
 
@@ -127,7 +159,8 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 }
 
 // sanitizeRequestID keeps a client-supplied request id only when it is
-// short printable ASCII without spaces, so it is safe in logs and audit rows.
+// short printable ASCII without spaces and does not look like a credential,
+// so it is safe in logs and audit rows.
 func sanitizeRequestID(id string) string {
 	if len(id) == 0 || len(id) > 128 {
 		return ""
@@ -137,7 +170,33 @@ func sanitizeRequestID(id string) string {
 			return ""
 		}
 	}
+	if mayHoldCredential(id) {
+		return ""
+	}
 	return id
+}
+
+// mayHoldCredential reports whether s contains something shaped like a
+// credential: a svcauth client secret or admin key (by prefix), a run of 64
+// hex digits (a Cloudflare-style secret, a key) or a JWT. Clients control
+// request ids; a careless one must not get its secret into the audit log.
+func mayHoldCredential(s string) bool {
+	lower := strings.ToLower(s)
+	if strings.Contains(lower, "svcauth_cs_") || strings.Contains(lower, "svcauth_ak_") ||
+		(strings.HasPrefix(s, "eyJ") && strings.Count(s, ".") >= 2) {
+		return true
+	}
+	run := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') {
+			if run++; run >= 64 {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
 }
 
 func newRequestID() string {

@@ -67,6 +67,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"CreatePolicyRequest": apiv1.CreatePolicyRequest{}, "UpdatePolicyRequest": apiv1.UpdatePolicyRequest{}, "Policy": apiv1.Policy{},
 		"ExchangeRequest": apiv1.ExchangeRequest{}, "ExchangeResponse": apiv1.ExchangeResponse{}, "AuditEvent": apiv1.AuditEvent{},
 		"CreateAdminKeyRequest": apiv1.CreateAdminKeyRequest{}, "AdminKey": apiv1.AdminKey{}, "FilterConfig": apiv1.FilterConfig{},
+		"RotateAppKeyRequest": apiv1.RotateAppKeyRequest{}, "AppKey": apiv1.AppKey{}, "FilterSync": apiv1.FilterSync{},
 	}
 	for name, schema := range doc.Components.Schemas {
 		v, ok := types[name]
@@ -89,6 +90,68 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		sort.Strings(got)
 		if strings.Join(want, ",") != strings.Join(got, ",") {
 			t.Errorf("schema %s: properties %v, type fields %v", name, got, want)
+		}
+	}
+}
+
+// TestOpenAPIPathParameters checks that every path wildcard is documented as
+// a required path parameter, and that ids ({id}, {…_id}), which the server
+// checks before anything else, are documented as UUIDs answering 400 when
+// malformed and 404 when unknown.
+func TestOpenAPIPathParameters(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name     string `json:"name"`
+				In       string `json:"in"`
+				Required bool   `json:"required"`
+				Schema   struct {
+					Format string `json:"format"`
+				} `json:"schema"`
+			} `json:"parameters"`
+			Responses map[string]json.RawMessage `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(api.OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for path, ops := range doc.Paths {
+		var wildcards []string
+		for rest := path; ; {
+			_, after, ok := strings.Cut(rest, "{")
+			if !ok {
+				break
+			}
+			name, tail, _ := strings.Cut(after, "}")
+			wildcards = append(wildcards, name)
+			rest = tail
+		}
+		for method, op := range ops {
+			for _, w := range wildcards {
+				found := false
+				for _, p := range op.Parameters {
+					if p.Name != w || p.In != "path" {
+						continue
+					}
+					found = true
+					if !p.Required {
+						t.Errorf("%s %s: path parameter %s not required", method, path, w)
+					}
+					if (w == "id" || strings.HasSuffix(w, "_id")) && p.Schema.Format != "uuid" {
+						t.Errorf("%s %s: path parameter %s not documented as a uuid", method, path, w)
+					}
+				}
+				if !found {
+					t.Errorf("%s %s: path parameter %s not documented", method, path, w)
+				}
+				if w == "id" || strings.HasSuffix(w, "_id") {
+					for _, code := range []string{"400", "404"} {
+						if _, ok := op.Responses[code]; !ok {
+							t.Errorf("%s %s: no %s answer documented", method, path, code)
+						}
+					}
+				}
+			}
 		}
 	}
 }

@@ -27,6 +27,7 @@ type ExchangeStore interface {
 	GetAppByAUD(ctx context.Context, aud string) (domain.App, error)
 	GetTokenByClientID(ctx context.Context, clientID string) (domain.Token, error)
 	ListPolicies(ctx context.Context, appID string) ([]domain.Policy, error)
+	ListAppKeys(ctx context.Context, appID string) ([]domain.AppKey, error)
 }
 
 // Config holds a Server's dependencies. Storage, Keys and IssuerURL are
@@ -42,9 +43,21 @@ type Config struct {
 	// Registry receives the server's metrics and is served at /metrics.
 	// A fresh one is made when nil.
 	Registry *prometheus.Registry
-	// Exchange defaults to Storage.
+	// Exchange is what the exchange cache reads through; it defaults to
+	// Storage.
 	Exchange     ExchangeStore
 	MaxBodyBytes int64
+	// CacheTTL bounds how long exchanges use a token or application read
+	// from memory (default DefaultCacheTTL). Changes made through this
+	// server take effect at once; the TTL bounds how long changes made by
+	// another issuer replica sharing the database take to be seen.
+	CacheTTL time.Duration
+	// AuditFlushInterval is how often exchange audit events are written
+	// (default DefaultAuditFlushInterval); AuditBufferSize bounds how many
+	// may wait (default DefaultAuditBufferSize; beyond, they are dropped
+	// and counted, and the exchange goes on).
+	AuditFlushInterval time.Duration
+	AuditBufferSize    int
 }
 
 // Server serves the API. Create it with New.
@@ -59,6 +72,11 @@ type Server struct {
 	maxBody   int64
 	metrics   *metrics
 	seen      *lastSeen
+	epochs    *epochs
+	cache     *exchangeCache
+	auditw    *auditWriter
+	sync      *syncCache
+	fast      *fastMetrics
 	mux       *http.ServeMux
 	patterns  []string
 	handler   http.Handler
@@ -73,8 +91,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.IssuerURL == "" {
 		return nil, errors.New("api: IssuerURL is required")
 	}
+	ep := &epochs{}
 	s := &Server{
-		store:     cfg.Storage,
+		store:     &invalidatingStore{Storage: cfg.Storage, epochs: ep},
+		epochs:    ep,
 		exchange:  cfg.Exchange,
 		keys:      cfg.Keys,
 		issuerURL: cfg.IssuerURL,
@@ -105,6 +125,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = m
+	if err := s.startFastPath(cfg); err != nil {
+		return nil, err
+	}
 	s.routes()
 	s.handler = s.middleware(s.mux)
 	return s, nil
@@ -145,6 +168,9 @@ func (s *Server) routes() {
 	s.handle("DELETE /v1/apps/{id}", s.admin(s.deleteApp))
 	s.handle("POST /v1/apps/{id}/revoke-sessions", s.admin(s.revokeSessions))
 	s.handle("GET /v1/apps/{id}/filter-config", s.admin(s.filterConfig))
+	s.handle("GET /v1/apps/{id}/keys", s.admin(s.listAppKeys))
+	s.handle("POST /v1/apps/{id}/keys/rotate", s.admin(s.rotateAppKey))
+	s.handle("GET /v1/filter-sync", http.HandlerFunc(s.filterSync))
 
 	s.handle("POST /v1/apps/{id}/policies", s.admin(s.createPolicy))
 	s.handle("GET /v1/apps/{id}/policies", s.admin(s.listPolicies))
@@ -159,9 +185,21 @@ func (s *Server) routes() {
 	s.handle("DELETE /v1/admin-keys/{id}", s.admin(s.revokeAdminKey))
 }
 
+// AuthenticateAdminKey returns the name of the live (not revoked) admin
+// key key, or an unauthorized error. The dashboard's sign-in uses it; its
+// actions then go through this API with the same key.
+func (s *Server) AuthenticateAdminKey(ctx context.Context, key string) (string, error) {
+	return s.authenticateAdmin(ctx, "Bearer "+key)
+}
+
 // FlushLastSeen writes the last-seen times of tokens that exchanged since
-// the previous flush. The serve command calls it on a timer and at exit.
+// the previous flush, and the exchange audit events still queued (both are
+// the exchange's batched bookkeeping). The serve command calls it on a
+// timer and at exit.
 func (s *Server) FlushLastSeen(ctx context.Context) error {
+	if err := s.FlushAudit(ctx); err != nil {
+		return err
+	}
 	batch := s.seen.take()
 	if len(batch) == 0 {
 		return nil

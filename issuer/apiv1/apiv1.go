@@ -202,6 +202,13 @@ type FilterConfig struct {
 	ExemptPathPrefixes    []string     `json:"exempt_path_prefixes"`
 	AllowCORSPreflight    bool         `json:"allow_cors_preflight"`
 	ClockSkewSeconds      int          `json:"clock_skew_seconds"`
+	// SyncPeriodMS is the filter's tick: how often it polls filter sync.
+	SyncPeriodMS int `json:"sync_period_ms"`
+	// SessionCacheSize bounds each VM's cache of verified JWTs.
+	SessionCacheSize int `json:"session_cache_size"`
+	// CredentialCacheSize bounds each VM's cache of exchanged JWTs, keyed
+	// by client id and a keyed hash of the secret.
+	CredentialCacheSize int `json:"credential_cache_size"`
 }
 
 // FilterKey is one session key: kid and base64url (no padding) key.
@@ -215,7 +222,56 @@ type FilterIssuer struct {
 	Cluster      string `json:"cluster"`
 	Authority    string `json:"authority"`
 	ExchangePath string `json:"exchange_path"`
+	SyncPath     string `json:"sync_path"`
 	TimeoutMS    int    `json:"timeout_ms"`
+}
+
+// RotateAppKeyRequest is the body of POST /v1/apps/{id}/keys/rotate.
+type RotateAppKeyRequest struct {
+	// ActivateAfter is how long the new key is published before the issuer
+	// signs with it (Go syntax, 0s to 1h; default 30s).
+	ActivateAfter string `json:"activate_after,omitempty"`
+}
+
+// AppKey is one version of an application's session key, as the admin API
+// shows it (never the key material).
+type AppKey struct {
+	KID         string     `json:"kid"`
+	Version     int        `json:"version"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ActivatesAt time.Time  `json:"activates_at"`
+	RetiresAt   *time.Time `json:"retires_at"`
+	// State is pending, signing, previous or retired.
+	State string `json:"state"`
+}
+
+// FilterSync is the 200 answer to GET /v1/filter-sync?aud=: what a filter
+// must know to refuse revoked sessions and to verify every live one.
+type FilterSync struct {
+	ETag        string `json:"etag"`
+	GeneratedAt int64  `json:"generated_at"`
+	// SessionsNotBefore: sessions with iat < this are invalid (0: never revoked).
+	SessionsNotBefore int64 `json:"sessions_not_before"`
+	// RevokedTokens: sessions of these tokens with iat <= revoked_at are invalid.
+	RevokedTokens []SyncRevokedToken `json:"revoked_tokens"`
+	// DisabledTokens: every session of these tokens is invalid while listed.
+	DisabledTokens []string `json:"disabled_tokens"`
+	// Keys are every published key of the application.
+	Keys []SyncKey `json:"keys"`
+}
+
+// SyncRevokedToken is a token deleted, or rotated without grace, at RevokedAt (Unix seconds).
+type SyncRevokedToken struct {
+	TokenID   string `json:"token_id"`
+	RevokedAt int64  `json:"revoked_at"`
+}
+
+// SyncKey is one published session key: kid, base64url (no padding) key,
+// and when the issuer starts (or started) signing with it (Unix seconds).
+type SyncKey struct {
+	KID         string `json:"kid"`
+	Key         string `json:"key"`
+	ActivatesAt int64  `json:"activates_at"`
 }
 
 // Health is the body of /healthz and /readyz.

@@ -17,7 +17,10 @@ func (a *app) adminKeysCommand() *cobra.Command {
 		Use:     "admin-keys",
 		Aliases: []string{"admin-key"},
 		Short:   "Manage named admin keys (each action is attributed to its key in the audit log)",
-		RunE:    groupRun,
+		Example: `  svcauth admin-keys create ci-pipeline
+  svcauth admin-keys list
+  svcauth admin-keys revoke KEY_ID`,
+		RunE: groupRun,
 	}
 	create := &cobra.Command{
 		Use:     "create NAME",
@@ -47,6 +50,7 @@ func (a *app) adminKeysCommand() *cobra.Command {
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List admin keys (never the keys themselves)",
+		Example: `  svcauth admin-keys list -o json`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
@@ -72,9 +76,10 @@ func (a *app) adminKeysCommand() *cobra.Command {
 		},
 	}
 	revoke := &cobra.Command{
-		Use:   "revoke KEY_ID",
-		Short: "Revoke an admin key (the last live key cannot be revoked)",
-		Args:  exactArgs("KEY_ID"),
+		Use:     "revoke KEY_ID",
+		Short:   "Revoke an admin key (the last live key cannot be revoked)",
+		Example: `  svcauth admin-keys revoke KEY_ID`,
+		Args:    exactArgs("KEY_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
 			if err != nil {

@@ -16,9 +16,13 @@ func (a *app) appsCommand() *cobra.Command {
 		Use:     "apps",
 		Aliases: []string{"app", "applications"},
 		Short:   "Manage applications (what a filter protects)",
-		RunE:    groupRun,
+		Example: `  svcauth apps create --name billing --domain billing.example.com
+  svcauth apps list
+  svcauth apps update APP_ID --session-duration 1h
+  svcauth apps revoke-sessions APP_ID`,
+		RunE: groupRun,
 	}
-	cmd.AddCommand(a.appsCreate(), a.appsList(), a.appsGet(), a.appsRevokeSessions(), a.appsDelete())
+	cmd.AddCommand(a.appsCreate(), a.appsList(), a.appsGet(), a.appsUpdate(), a.appsRevokeSessions(), a.appsDelete())
 	return cmd
 }
 
@@ -56,7 +60,9 @@ func (a *app) appsList() *cobra.Command {
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List applications",
-		Args:    noArgs,
+		Example: `  svcauth apps list
+  svcauth apps list -o json`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
 			if err != nil {
@@ -80,9 +86,10 @@ func (a *app) appsList() *cobra.Command {
 
 func (a *app) appsGet() *cobra.Command {
 	return &cobra.Command{
-		Use:   "get APP_ID",
-		Short: "Show one application",
-		Args:  exactArgs("APP_ID"),
+		Use:     "get APP_ID",
+		Short:   "Show one application",
+		Example: `  svcauth apps get APP_ID -o json`,
+		Args:    exactArgs("APP_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
 			if err != nil {
@@ -139,7 +146,10 @@ func (a *app) appsDelete() *cobra.Command {
 	return &cobra.Command{
 		Use:   "delete APP_ID",
 		Short: "Delete an application and its policies",
-		Args:  exactArgs("APP_ID"),
+		Long: `Delete an application and its policies. Filters still configured for it can no
+longer exchange credentials (the issuer no longer knows its audience).`,
+		Example: `  svcauth apps delete APP_ID`,
+		Args:    exactArgs("APP_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
 			if err != nil {

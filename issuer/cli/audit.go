@@ -2,6 +2,7 @@ package cli
 
 import (
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,13 +15,22 @@ func (a *app) auditCommand() *cobra.Command {
 		tokenID, appID, event string
 		since, until          string
 		limit                 int
+		before                int64
 	)
 	cmd := &cobra.Command{
-		Use:   "audit [--token ID] [--app ID] [--event NAME] [--since TIME] [--until TIME]",
+		Use:   "audit [--token ID] [--app ID] [--event NAME] [--since TIME] [--until TIME] [--limit N] [--before EVENT_ID]",
 		Short: "Show the audit log, newest first",
+		Long: `Show the audit log, newest first: every token, application, policy and admin key
+change (with the admin key that made it) and every exchange, issued or denied (with
+the reason, the token's id and name, client id, application, approving policy, source
+address and request id). It never holds a secret.
+
+One page at a time: when more events match, the command says on stderr which
+--before value shows the next page.`,
 		Example: `  svcauth audit
   svcauth audit --event session.denied --since 2030-01-01T00:00:00Z
-  svcauth audit --token TOKEN_ID -o json`,
+  svcauth audit --token TOKEN_ID -o json
+  svcauth audit --limit 50 --before 1234`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := url.Values{}
@@ -42,6 +52,12 @@ func (a *app) auditCommand() *cobra.Command {
 				return usagef("--limit %d: want 1 to 1000", limit)
 			}
 			q.Set("limit", itoa(limit))
+			if before < 0 {
+				return usagef("--before %d: want an event id", before)
+			}
+			if before > 0 {
+				q.Set("before", strconv.FormatInt(before, 10))
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -49,6 +65,9 @@ func (a *app) auditCommand() *cobra.Command {
 			var page apiv1.List[apiv1.AuditEvent]
 			if err := c.do(cmd.Context(), "GET", "/v1/audit", q, nil, &page); err != nil {
 				return err
+			}
+			if page.NextCursor != "" {
+				defer a.warnf("More events: add --before %s for the next page.\n", page.NextCursor)
 			}
 			if a.output == "json" {
 				return fail(printJSON(a.stdout, page.Items))
@@ -74,6 +93,7 @@ func (a *app) auditCommand() *cobra.Command {
 	f.StringVar(&event, "event", "", "only this event (token.created, session.issued, session.denied, ...)")
 	f.StringVar(&since, "since", "", "only events at or after this RFC 3339 time")
 	f.StringVar(&until, "until", "", "only events before this RFC 3339 time")
-	f.IntVar(&limit, "limit", 100, "at most this many events")
+	f.IntVar(&limit, "limit", 100, "at most this many events (1 to 1000)")
+	f.Int64Var(&before, "before", 0, "only events older than this event id (the next page)")
 	return cmd
 }

@@ -134,9 +134,11 @@ its HTTP API, at --url (or $SVCAUTH_URL), with an admin key from --admin-key
 		a.appsCommand(),
 		a.policiesCommand(),
 		a.filterConfigCommand(),
+		a.keysCommand(),
 		a.auditCommand(),
 		a.adminKeysCommand(),
 	)
+	addCompletionCommand(root, a.stdout)
 	return root
 }
 

@@ -271,7 +271,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"tokens", "create", "--name", "x", "--duration", "1y"}, "400 bad_request"},
 		{[]string{"tokens", "get", "00000000-0000-4000-8000-000000000000"}, "404 not_found"},
 		{[]string{"apps", "create", "--name", "x", "--domain", "https://x"}, "400 bad_request"},
-		{[]string{"policies", "create", "--app", "missing", "--decision", "non_identity", "--include", "everyone"}, "404 not_found"},
+		{[]string{"policies", "create", "--app", "00000000-0000-4000-8000-000000000000", "--decision", "non_identity", "--include", "everyone"}, "404 not_found"},
+		{[]string{"policies", "create", "--app", "missing", "--decision", "non_identity", "--include", "everyone"}, "400 bad_request"},
 		{[]string{"tokens", "list", "--admin-key", keys.NewAdminKey()}, "401 unauthorized"},
 		{[]string{"tokens", "list", "--url", "http://127.0.0.1:1"}, "cannot reach the issuer"},
 	}

@@ -27,9 +27,12 @@ deny policies in order; the first policy that matches decides.
 Rules (--include, --exclude; repeatable): any_valid_service_token, everyone,
 token:TOKEN_ID. A policy matches when any include rule matches and no exclude
 rule does.`,
+		Example: `  svcauth policies create --app APP_ID --decision non_identity --include any_valid_service_token
+  svcauth policies list --app APP_ID
+  svcauth policies update --app APP_ID POLICY_ID --exclude token:TOKEN_ID`,
 		RunE: groupRun,
 	}
-	cmd.AddCommand(a.policiesCreate(), a.policiesList(), a.policiesDelete())
+	cmd.AddCommand(a.policiesCreate(), a.policiesList(), a.policiesGet(), a.policiesUpdate(), a.policiesDelete())
 	return cmd
 }
 
@@ -124,7 +127,9 @@ func (a *app) policiesList() *cobra.Command {
 		Use:     "list --app APP_ID",
 		Aliases: []string{"ls"},
 		Short:   "List an application's policies in precedence order",
-		Args:    noArgs,
+		Example: `  svcauth policies list --app APP_ID
+  svcauth policies list --app APP_ID -o json`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := requireFlags(cmd, "app"); err != nil {
 				return err
@@ -165,9 +170,10 @@ func rulesText(rules []domain.Rule) string {
 func (a *app) policiesDelete() *cobra.Command {
 	var appID string
 	cmd := &cobra.Command{
-		Use:   "delete --app APP_ID POLICY_ID",
-		Short: "Delete a policy",
-		Args:  exactArgs("POLICY_ID"),
+		Use:     "delete --app APP_ID POLICY_ID",
+		Short:   "Delete a policy",
+		Example: `  svcauth policies delete --app APP_ID POLICY_ID`,
+		Args:    exactArgs("POLICY_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := requireFlags(cmd, "app"); err != nil {
 				return err

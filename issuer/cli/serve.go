@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,8 +19,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/svcauth/svcauth/issuer/api"
+	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/keys"
 	"github.com/svcauth/svcauth/issuer/storage/sqlite"
+	"github.com/svcauth/svcauth/issuer/ui"
 )
 
 // serveOptions are the flags of svcauth serve.
@@ -36,6 +39,7 @@ type serveOptions struct {
 	inactiveDays     int
 	inactiveAction   string
 	maintenanceEvery time.Duration
+	cacheTTL         time.Duration
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -69,8 +73,8 @@ holds an admin key on the first start, that key is adopted instead.`,
 			if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 				return usagef("--log-level %q: want debug, info, warn or error", o.logLevel)
 			}
-			if o.flushEvery <= 0 || o.maintenanceEvery <= 0 {
-				return usagef("--last-seen-flush and --maintenance-interval must be positive")
+			if o.flushEvery <= 0 || o.maintenanceEvery <= 0 || o.cacheTTL <= 0 {
+				return usagef("--last-seen-flush, --maintenance-interval and --cache-ttl must be positive")
 			}
 			if o.auditRetention < 0 {
 				return usagef("--audit-retention must not be negative")
@@ -93,6 +97,7 @@ holds an admin key on the first start, that key is adopted instead.`,
 	f.IntVar(&o.inactiveDays, "inactive-token-days", 0, "disable or delete tokens unused for this many days (30 to 365); 0 is off")
 	f.StringVar(&o.inactiveAction, "inactive-token-action", "disable", "what to do with inactive tokens: disable or delete")
 	f.DurationVar(&o.maintenanceEvery, "maintenance-interval", time.Hour, "how often audit retention and inactive-token clean-up run")
+	f.DurationVar(&o.cacheTTL, "cache-ttl", api.DefaultCacheTTL, "how long exchanges trust tokens and apps cached in memory; changes through this issuer apply at once, the TTL bounds how long another replica's changes take")
 	return cmd
 }
 
@@ -162,13 +167,28 @@ func (a *app) serve(ctx context.Context, o serveOptions, level slog.Level) error
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := api.New(api.Config{Storage: store, Keys: kr, IssuerURL: issuerURL, Logger: log, Now: time.Now, Registry: reg})
+	srv, err := api.New(api.Config{Storage: store, Keys: kr, IssuerURL: issuerURL, Logger: log, Now: time.Now, Registry: reg, CacheTTL: o.cacheTTL})
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	dashboard, err := ui.New(ui.Config{API: srv, Authenticate: srv.AuthenticateAdminKey, Logger: log, Istio: &ui.Istio{
+		Cluster:   IstioCluster(IstioIssuerHost, IstioIssuerPort),
+		Authority: fmt.Sprintf("%s:%d", IstioIssuerHost, IstioIssuerPort),
+		Render: func(app apiv1.App, cfg json.RawMessage) ([]byte, error) {
+			return istioWasmPlugin(app, cfg, istioOptions{wasmURL: DefaultIstioWasmURL})
+		},
+	}})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	root := http.NewServeMux()
+	root.Handle(ui.Prefix, dashboard)
+	root.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusSeeOther))
+	root.Handle("/", srv)
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           root,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -178,6 +198,7 @@ func (a *app) serve(ctx context.Context, o serveOptions, level slog.Level) error
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.Info("svcauth issuer listening", "addr", ln.Addr().String(), "issuer_url", issuerURL, "db", o.db)
+	log.Info("dashboard", "url", strings.TrimSuffix(issuerURL, "/")+ui.Prefix)
 
 	maintain := func() {
 		if n, err := srv.PruneAudit(ctx, o.auditRetention); err != nil {
@@ -187,6 +208,9 @@ func (a *app) serve(ctx context.Context, o serveOptions, level slog.Level) error
 		}
 		if _, err := srv.CleanupInactiveTokens(ctx, o.inactiveDays, o.inactiveAction); err != nil {
 			log.Warn("inactive-token clean-up failed", "err", err)
+		}
+		if _, err := srv.PruneRevocations(ctx); err != nil {
+			log.Warn("pruning old token revocations failed", "err", err)
 		}
 	}
 	maintain()
@@ -209,8 +233,8 @@ func (a *app) serve(ctx context.Context, o serveOptions, level slog.Level) error
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			err := hs.Shutdown(sctx)
-			if ferr := srv.FlushLastSeen(sctx); ferr != nil {
-				log.Warn("writing last_seen_at failed at shutdown", "err", ferr)
+			if ferr := srv.Close(sctx); ferr != nil {
+				log.Warn("writing queued audit events and last_seen_at failed at shutdown", "err", ferr)
 			}
 			if err != nil {
 				return fmt.Errorf("shutdown: %w", err)

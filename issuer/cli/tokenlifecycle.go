@@ -81,9 +81,9 @@ func (a *app) tokenLifecycleCommands() []*cobra.Command {
 	}
 
 	yes, no := true, false
-	enable := a.tokenAction("enable TOKEN_ID", "Enable a service token", "", http.MethodPatch, "",
+	enable := a.tokenAction("enable TOKEN_ID", "Enable a service token", `  svcauth tokens enable TOKEN_ID`, http.MethodPatch, "",
 		func() (any, error) { return apiv1.UpdateTokenRequest{Enabled: &yes}, nil })
-	disable := a.tokenAction("disable TOKEN_ID", "Disable a service token: its exchanges fail at once", "", http.MethodPatch, "",
+	disable := a.tokenAction("disable TOKEN_ID", "Disable a service token: its exchanges fail at once", `  svcauth tokens disable TOKEN_ID`, http.MethodPatch, "",
 		func() (any, error) { return apiv1.UpdateTokenRequest{Enabled: &no}, nil })
 	refresh := a.tokenAction("refresh TOKEN_ID", "Extend a token's expiry to now + its duration",
 		`  svcauth tokens refresh TOKEN_ID`, http.MethodPost, "/refresh", nil)

@@ -16,7 +16,16 @@ func (a *app) tokensCommand() *cobra.Command {
 		Use:     "tokens",
 		Aliases: []string{"token", "service-tokens"},
 		Short:   "Manage service tokens (Client ID + Client Secret pairs)",
-		RunE:    groupRun,
+		Long: `Manage service tokens: Client ID + Client Secret pairs that automated clients send
+as CF-Access-Client-Id and CF-Access-Client-Secret, as with Cloudflare Access.
+
+A token's status is active, expiring (expires within 7 days), expired or disabled.
+Its secret is shown only by create and rotate.`,
+		Example: `  svcauth tokens create --name ci-deploy --duration 8760h
+  svcauth tokens list
+  svcauth tokens rotate TOKEN_ID --grace 24h
+  svcauth tokens import --name legacy-ci --client-id CLIENT_ID --client-secret-file ./secret.txt`,
+		RunE: groupRun,
 	}
 	cmd.AddCommand(a.tokensCreate(), a.tokensList(), a.tokensGet())
 	cmd.AddCommand(a.tokenLifecycleCommands()...)

@@ -15,6 +15,7 @@ const (
 	EventAppCreated      = "app.created"
 	EventAppUpdated      = "app.updated"
 	EventAppDeleted      = "app.deleted"
+	EventAppKeyRotated   = "app.key_rotated"
 	EventPolicyCreated   = "policy.created"
 	EventPolicyUpdated   = "policy.updated"
 	EventPolicyDeleted   = "policy.deleted"

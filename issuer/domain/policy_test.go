@@ -57,6 +57,54 @@ func TestEvaluate(t *testing.T) {
 			pol("deny", 1, DecisionDeny, rules(others)),
 		}, OutcomeNoMatch, ""},
 		{"empty rule never matches", []Policy{pol("p1", 1, DecisionNonIdentity, rules(Rule{}))}, OutcomeNoMatch, ""},
+		{"bypass and service auth share one pass: bypass first", []Policy{
+			pol("auth", 2, DecisionNonIdentity, rules(mine)),
+			pol("bypass", 1, DecisionBypass, rules(everyone)),
+		}, OutcomeAdmit, "bypass"},
+		{"bypass and service auth share one pass: service auth first", []Policy{
+			pol("bypass", 2, DecisionBypass, rules(everyone)),
+			pol("auth", 1, DecisionNonIdentity, rules(mine)),
+		}, OutcomeAdmit, "auth"},
+		{"precedence, not list order, decides among allow and deny", []Policy{
+			pol("deny", 5, DecisionDeny, rules(mine)),
+			pol("allow", 3, DecisionAllow, rules(everyone)),
+		}, OutcomeIdentityRequired, "allow"},
+		{"equal precedence keeps the given order", []Policy{
+			pol("a", 1, DecisionNonIdentity, rules(anyToken)),
+			pol("b", 1, DecisionNonIdentity, rules(mine)),
+		}, OutcomeAdmit, "a"},
+		{"excluding everyone matches nobody", []Policy{pol("p1", 1, DecisionNonIdentity, rules(anyToken), everyone)}, OutcomeNoMatch, ""},
+		{"any one matching exclude rule excludes", []Policy{pol("p1", 1, DecisionNonIdentity, rules(everyone), others, mine)}, OutcomeNoMatch, ""},
+		{"excluded from bypass, then denied", []Policy{
+			pol("bypass", 1, DecisionBypass, rules(everyone), mine),
+			pol("deny", 2, DecisionDeny, rules(everyone)),
+		}, OutcomeDeny, "deny"},
+		{"excluded from an allow, then denied", []Policy{
+			pol("allow", 1, DecisionAllow, rules(everyone), mine),
+			pol("deny", 2, DecisionDeny, rules(anyToken)),
+		}, OutcomeDeny, "deny"},
+		{"service auth for another token, then allow", []Policy{
+			pol("auth", 1, DecisionNonIdentity, rules(others)),
+			pol("allow", 2, DecisionAllow, rules(everyone)),
+		}, OutcomeIdentityRequired, "allow"},
+		{"bypass for another token, then deny", []Policy{
+			pol("bypass", 1, DecisionBypass, rules(others)),
+			pol("deny", 2, DecisionDeny, rules(anyToken)),
+		}, OutcomeDeny, "deny"},
+		{"a deny excluding this token lets a later service auth admit", []Policy{
+			pol("deny", 1, DecisionDeny, rules(everyone), mine),
+			pol("auth", 2, DecisionNonIdentity, rules(mine)),
+		}, OutcomeAdmit, "auth"},
+		{"a later, matching deny never beats service auth", []Policy{
+			pol("auth", 1, DecisionNonIdentity, rules(anyToken)),
+			pol("deny", 2, DecisionDeny, rules(mine)),
+		}, OutcomeAdmit, "auth"},
+		{"only non-matching policies", []Policy{
+			pol("auth", 1, DecisionNonIdentity, rules(others)),
+			pol("bypass", 2, DecisionBypass, rules(others)),
+			pol("allow", 3, DecisionAllow, rules(others)),
+			pol("deny", 4, DecisionDeny, rules(others)),
+		}, OutcomeNoMatch, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

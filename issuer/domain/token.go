@@ -30,6 +30,10 @@ type Token struct {
 	UpdatedAt time.Time
 	// LastSeenAt is the time of the last successful exchange, or nil.
 	LastSeenAt *time.Time
+	// SessionsRevokedAt, when set, revokes every session of the token
+	// issued at or before it (secret rotated without grace, or the token
+	// about to be deleted). Filters learn it through filter sync.
+	SessionsRevokedAt *time.Time
 }
 
 // Token statuses, derived from Enabled and ExpiresAt at a given time.

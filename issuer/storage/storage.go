@@ -6,6 +6,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/svcauth/svcauth/issuer/domain"
@@ -16,6 +17,10 @@ import (
 var (
 	ErrNotFound      = errors.New("storage: not found")
 	ErrAlreadyExists = errors.New("storage: already exists")
+	// ErrClientIDRetired is returned when a token would get the client id of
+	// a deleted token: deleted credentials never come back. It matches
+	// ErrAlreadyExists too.
+	ErrClientIDRetired = fmt.Errorf("%w: client id of a deleted service token", ErrAlreadyExists)
 )
 
 // Storage is the issuer's persistent state. Every method takes a context
@@ -28,13 +33,15 @@ type Storage interface {
 	Ping(ctx context.Context) error
 
 	// CreateToken returns ErrAlreadyExists when the id, name or client id
-	// is taken.
+	// is taken, and ErrClientIDRetired when the client id belonged to a
+	// deleted token (DeleteToken retires it for good).
 	CreateToken(ctx context.Context, t domain.Token) error
 	GetToken(ctx context.Context, id string) (domain.Token, error)
 	GetTokenByClientID(ctx context.Context, clientID string) (domain.Token, error)
 	ListTokens(ctx context.Context, f TokenFilter) ([]domain.Token, error)
 	// UpdateToken returns ErrAlreadyExists when the new name is taken.
 	UpdateToken(ctx context.Context, id string, updater func(domain.Token) (domain.Token, error)) (domain.Token, error)
+	// DeleteToken deletes the token and retires its client id.
 	DeleteToken(ctx context.Context, id string) error
 	// TouchTokens sets last_seen_at for many tokens at once (batched
 	// bookkeeping of successful exchanges); unknown ids are ignored.
@@ -72,11 +79,52 @@ type Storage interface {
 	// AppendAudit stores e and returns it with its ID set. A zero Time is an
 	// error: callers stamp events with their own clock.
 	AppendAudit(ctx context.Context, e domain.AuditEvent) (domain.AuditEvent, error)
-	// ListAudit returns events newest first.
+	// AppendAudits stores events in one transaction, in order (batched
+	// writes of exchange events); an invalid event fails the whole batch.
+	AppendAudits(ctx context.Context, events []domain.AuditEvent) error
+	// ListAudit returns events newest first: by time, then by id (events
+	// may be appended out of time order, when written in batches).
 	ListAudit(ctx context.Context, f AuditFilter) ([]domain.AuditEvent, error)
 	// DeleteAuditBefore deletes events older than before (retention) and
 	// returns how many it deleted.
 	DeleteAuditBefore(ctx context.Context, before time.Time) (int64, error)
+
+	// App key ring and filter sync (see SyncStorage).
+	SyncStorage
+}
+
+// SyncStorage is the part of Storage behind key rotation and filter sync.
+//
+// Besides these methods, every backend keeps these rules, in the same
+// transaction as the change that triggers them, whoever makes it:
+//   - CreateApp also creates the app's first key: version a.KeyVersion,
+//     created and active at a.CreatedAt.
+//   - DeleteToken records a revocation of the token (ListRevokedTokens) at
+//     its SessionsRevokedAt, or at the backend's current time when unset.
+//   - The sync generation (SyncGeneration) grows with every change filters
+//     must learn about: a token's Enabled or SessionsRevokedAt changing, a
+//     token deleted, an app's SessionsNotBefore, SessionDuration, AUD or
+//     KeyVersion changing, an app deleted, its keys changing.
+type SyncStorage interface {
+	// ListAppKeys returns the app's keys by version, or ErrNotFound when
+	// the app does not exist.
+	ListAppKeys(ctx context.Context, appID string) ([]domain.AppKey, error)
+	// UpdateAppKeys runs updater on the app and its keys (by version) in one
+	// transaction and stores the keys it returns: new versions are added,
+	// others updated, missing ones deleted; the app's KeyVersion becomes the
+	// highest version. It returns the stored keys by version.
+	UpdateAppKeys(ctx context.Context, appID string, updater func(domain.App, []domain.AppKey) ([]domain.AppKey, error)) ([]domain.AppKey, error)
+	// SyncGeneration returns the sync generation: one cheap read.
+	SyncGeneration(ctx context.Context) (int64, error)
+	// ListRevokedTokens returns the revocations (tokens with
+	// SessionsRevokedAt set, and deleted tokens) at or after since, by
+	// token id.
+	ListRevokedTokens(ctx context.Context, since time.Time) ([]domain.TokenRevocation, error)
+	// ListDisabledTokenIDs returns the ids of disabled tokens, sorted.
+	ListDisabledTokenIDs(ctx context.Context) ([]string, error)
+	// DeleteTokenRevocationsBefore forgets deleted tokens' revocations older
+	// than before and returns how many it deleted.
+	DeleteTokenRevocationsBefore(ctx context.Context, before time.Time) (int64, error)
 }
 
 // TokenFilter selects and pages tokens. Tokens are sorted by name.
@@ -93,6 +141,6 @@ type AuditFilter struct {
 	Event    string
 	Since    time.Time // inclusive, when not zero
 	Until    time.Time // exclusive, when not zero
-	BeforeID int64     // only events with a smaller id (keyset paging)
+	BeforeID int64     // only events after this one in the listing order (keyset paging)
 	Limit    int       // 0 means no limit
 }

@@ -160,6 +160,7 @@ func printNextSteps(out io.Writer, issuer *stack.Issuer, proxy *stack.DevProxy, 
 svcauth is running (local development setup; production runs the filter in Envoy).
 
   issuer      %[1]s        (SQLite: %[6]s/svcauth.db, log: %[6]s/issuer.log)
+  dashboard   %[1]s/ui/    (sign in with the admin key below)
   dev proxy   %[2]s        (the real build/svcauth.wasm on wazero, log: %[6]s/devproxy.log)
   admin key   %[3]s
               (also in %[6]s/admin.key; export SVCAUTH_ADMIN_KEY=$(cat %[6]s/admin.key) SVCAUTH_URL=%[1]s)

@@ -1,6 +1,12 @@
 // Package conformance is the test suite every storage backend must pass.
-// A backend's test calls RunTests with a function that returns a fresh,
-// empty Storage for each test.
+// TestConformance (backends_test.go) runs it, as one table, against every
+// backend: RunTests gets a function that returns a fresh, empty Storage for
+// each test.
+//
+// Backends that need a server run only when their DSN variable is set: for
+// PostgreSQL, $SVCAUTH_TEST_POSTGRES_DSN (for example
+// postgres://svcauth:svcauth@127.0.0.1:5432/svcauth_test?sslmode=disable);
+// without it they are skipped.
 package conformance
 
 import (
@@ -15,13 +21,18 @@ import (
 	"github.com/svcauth/svcauth/issuer/storage"
 )
 
+// EnvPostgresDSN names the PostgreSQL database the conformance tests may use.
+const EnvPostgresDSN = "SVCAUTH_TEST_POSTGRES_DSN"
+
 // RunTests runs every conformance test against storages made by newStorage.
 func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 	tests := []struct {
 		name string
 		run  func(t *testing.T, s storage.Storage)
 	}{
+		{"Ping", testPing},
 		{"TokenCRUD", testTokenCRUD},
+		{"DeletedClientIDIsRetired", testDeletedClientIDIsRetired},
 		{"TokenRoundTripsEveryField", testTokenRoundTrip},
 		{"TokenUniqueness", testTokenUniqueness},
 		{"TokenUpdate", testTokenUpdate},
@@ -34,7 +45,12 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"DeleteAppDeletesPolicies", testDeleteAppCascades},
 		{"AdminKeys", testAdminKeys},
 		{"Audit", testAudit},
+		{"AuditOrderIsByTime", testAuditOrderIsByTime},
 		{"CanceledContext", testCanceledContext},
+		{"AppKeys", testAppKeys},
+		{"SyncGeneration", testSyncGeneration},
+		{"Revocations", testRevocations},
+		{"AppendAudits", testAppendAudits},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -142,6 +158,49 @@ func testTokenCRUD(t *testing.T, s storage.Storage) {
 	_, err = s.GetTokenByClientID(ctx, tok.ClientID)
 	mustIs(t, err, storage.ErrNotFound, "get deleted by client id")
 	mustIs(t, s.DeleteToken(ctx, tok.ID), storage.ErrNotFound, "delete twice")
+}
+
+func testPing(t *testing.T, s storage.Storage) {
+	mustNil(t, s.Ping(context.Background()), "ping")
+}
+
+// testDeletedClientIDIsRetired: once a token is deleted, no token can be
+// created with its client id again, so the deleted credential can never
+// authenticate again, even if someone re-imports it.
+func testDeletedClientIDIsRetired(t *testing.T, s storage.Storage) {
+	ctx := context.Background()
+	tok := newToken("leaked")
+	mustNil(t, s.CreateToken(ctx, tok), "create")
+	mustNil(t, s.DeleteToken(ctx, tok.ID), "delete")
+
+	again := newToken("reimported")
+	again.ClientID = tok.ClientID
+	err := s.CreateToken(ctx, again)
+	mustIs(t, err, storage.ErrClientIDRetired, "create with a deleted token's client id")
+	mustIs(t, err, storage.ErrAlreadyExists, "ErrClientIDRetired is also ErrAlreadyExists")
+	_, err = s.GetTokenByClientID(ctx, tok.ClientID)
+	mustIs(t, err, storage.ErrNotFound, "get the retired client id")
+
+	// Nor can an update move another token onto the retired client id.
+	other := newToken("other")
+	mustNil(t, s.CreateToken(ctx, other), "create other")
+	_, err = s.UpdateToken(ctx, other.ID, func(old domain.Token) (domain.Token, error) {
+		old.ClientID = tok.ClientID
+		return old, nil
+	})
+	mustIs(t, err, storage.ErrClientIDRetired, "update onto a retired client id")
+	got, err := s.GetToken(ctx, other.ID)
+	mustNil(t, err, "get other")
+	mustEqual(t, got, other, "other after the refused update")
+
+	// The name of a deleted token is free again; only the client id is retired.
+	reuse := newToken("leaked")
+	mustNil(t, s.CreateToken(ctx, reuse), "create with a deleted token's name")
+	// A delete that finds nothing retires nothing.
+	mustIs(t, s.DeleteToken(ctx, domain.NewID()), storage.ErrNotFound, "delete unknown")
+	list, err := s.ListTokens(ctx, storage.TokenFilter{})
+	mustNil(t, err, "list")
+	mustEqual(t, list, []domain.Token{reuse, other}, "tokens after the refused creates")
 }
 
 func testTokenRoundTrip(t *testing.T, s storage.Storage) {
@@ -536,6 +595,39 @@ func testAudit(t *testing.T, s storage.Storage) {
 		t.Fatalf("deleted %d events, want 2", n)
 	}
 	mustEqual(t, list(storage.AuditFilter{}), []domain.AuditEvent{e[3], e[2]}, "after retention")
+}
+
+// testAuditOrderIsByTime: events written late (batched exchange rows) still
+// list by their time, newest first, and paging follows that order.
+func testAuditOrderIsByTime(t *testing.T, s storage.Storage) {
+	ctx := context.Background()
+	var stored []domain.AuditEvent
+	// Appended in this order; times 3, 1, 4, 1, 0 minutes.
+	for i, m := range []time.Duration{3, 1, 4, 1, 0} {
+		e, err := s.AppendAudit(ctx, domain.AuditEvent{Time: at(m * time.Minute), Event: "e", Detail: fmt.Sprint(i)})
+		mustNil(t, err, "append")
+		stored = append(stored, e)
+	}
+	// Newest first; equal times by id, the later-written first.
+	want := []domain.AuditEvent{stored[2], stored[0], stored[3], stored[1], stored[4]}
+	all, err := s.ListAudit(ctx, storage.AuditFilter{})
+	mustNil(t, err, "list")
+	mustEqual(t, all, want, "listing order")
+	var paged []domain.AuditEvent
+	var before int64
+	for len(paged) < len(want)+1 {
+		page, err := s.ListAudit(ctx, storage.AuditFilter{Limit: 2, BeforeID: before})
+		mustNil(t, err, "page")
+		if len(page) == 0 {
+			break
+		}
+		paged = append(paged, page...)
+		before = page[len(page)-1].ID
+	}
+	mustEqual(t, paged, want, "paged listing")
+	since, err := s.ListAudit(ctx, storage.AuditFilter{Since: at(time.Minute), Until: at(4 * time.Minute), Limit: 2, BeforeID: stored[0].ID})
+	mustNil(t, err, "page with a time range")
+	mustEqual(t, since, []domain.AuditEvent{stored[3], stored[1]}, "page with a time range")
 }
 
 func testCanceledContext(t *testing.T, s storage.Storage) {

@@ -62,13 +62,15 @@ func (d *DB) ListAudit(ctx context.Context, f storage.AuditFilter) ([]domain.Aud
 		add("time < ?", toNS(f.Until))
 	}
 	if f.BeforeID > 0 {
-		add("id < ?", f.BeforeID)
+		// After that event in the listing order. When it is gone (retention
+		// deleted it, and everything older), nothing follows.
+		add("(time, id) < (SELECT time, id FROM audit_events WHERE id = ?)", f.BeforeID)
 	}
 	q := `SELECT ` + auditColumns + ` FROM audit_events`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id DESC"
+	q += " ORDER BY time DESC, id DESC"
 	if f.Limit > 0 {
 		q += " LIMIT ?"
 		args = append(args, f.Limit)

@@ -145,6 +145,10 @@ func mapErr(err error) error {
 			return fmt.Errorf("%w: %s", storage.ErrAlreadyExists, constraintColumns(se.Error()))
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 			return fmt.Errorf("%w: referenced object", storage.ErrNotFound)
+		case sqlite3.SQLITE_CONSTRAINT_TRIGGER:
+			if strings.Contains(se.Error(), "svcauth: client id retired") {
+				return storage.ErrClientIDRetired
+			}
 		}
 	}
 	return err

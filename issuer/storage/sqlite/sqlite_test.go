@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/svcauth/svcauth/issuer/domain"
-	"github.com/svcauth/svcauth/issuer/storage"
-	"github.com/svcauth/svcauth/issuer/storage/conformance"
 )
 
 func open(t *testing.T, path string) *DB {
@@ -20,11 +18,8 @@ func open(t *testing.T, path string) *DB {
 	return db
 }
 
-func TestConformance(t *testing.T) {
-	conformance.RunTests(t, func(t *testing.T) storage.Storage {
-		return open(t, filepath.Join(t.TempDir(), "svcauth.db"))
-	})
-}
+// The conformance suite runs against this backend from
+// storage/conformance (TestConformance), with every other backend.
 
 func TestMigrationsRunOnceAndRecordTime(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "svcauth.db")

@@ -11,18 +11,19 @@ import (
 )
 
 const tokenColumns = `id, name, client_id, secret_hash, previous_secret_hash, previous_secret_expires_at,
-	client_secret_version, duration_ns, expires_at, enabled, created_at, updated_at, last_seen_at`
+	client_secret_version, duration_ns, expires_at, enabled, created_at, updated_at, last_seen_at, sessions_revoked_at`
 
 func scanToken(r rowScanner) (domain.Token, error) {
 	var (
 		t                          domain.Token
 		prevExp, expires, lastSeen sql.NullInt64
+		revoked                    sql.NullInt64
 		durationNS                 int64
 		enabled                    int
 		created, updated           int64
 	)
 	err := r.Scan(&t.ID, &t.Name, &t.ClientID, &t.SecretHash, &t.PreviousSecretHash, &prevExp,
-		&t.ClientSecretVersion, &durationNS, &expires, &enabled, &created, &updated, &lastSeen)
+		&t.ClientSecretVersion, &durationNS, &expires, &enabled, &created, &updated, &lastSeen, &revoked)
 	if err != nil {
 		return domain.Token{}, mapErr(err)
 	}
@@ -32,6 +33,7 @@ func scanToken(r rowScanner) (domain.Token, error) {
 	t.Enabled = enabled != 0
 	t.CreatedAt, t.UpdatedAt = fromNS(created), fromNS(updated)
 	t.LastSeenAt = fromNullNS(lastSeen)
+	t.SessionsRevokedAt = fromNullNS(revoked)
 	if len(t.PreviousSecretHash) == 0 {
 		t.PreviousSecretHash = nil
 	}
@@ -45,13 +47,13 @@ func tokenArgs(t domain.Token) []any {
 	}
 	return []any{t.ID, t.Name, t.ClientID, t.SecretHash, prev, toNullNS(t.PreviousSecretExpiresAt),
 		t.ClientSecretVersion, int64(t.Duration.D), toNullNS(t.ExpiresAt), boolInt(t.Enabled),
-		toNS(t.CreatedAt), toNS(t.UpdatedAt), toNullNS(t.LastSeenAt)}
+		toNS(t.CreatedAt), toNS(t.UpdatedAt), toNullNS(t.LastSeenAt), toNullNS(t.SessionsRevokedAt)}
 }
 
 // CreateToken implements storage.Storage.
 func (d *DB) CreateToken(ctx context.Context, t domain.Token) error {
 	_, err := d.db.ExecContext(ctx, `INSERT INTO service_tokens (`+tokenColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, tokenArgs(t)...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, tokenArgs(t)...)
 	return mapErr(err)
 }
 
@@ -120,7 +122,7 @@ func (d *DB) UpdateToken(ctx context.Context, id string, updater func(domain.Tok
 		args := tokenArgs(t)[1:]
 		_, err = tx.ExecContext(ctx, `UPDATE service_tokens SET name = ?, client_id = ?, secret_hash = ?,
 			previous_secret_hash = ?, previous_secret_expires_at = ?, client_secret_version = ?, duration_ns = ?,
-			expires_at = ?, enabled = ?, created_at = ?, updated_at = ?, last_seen_at = ? WHERE id = ?`,
+			expires_at = ?, enabled = ?, created_at = ?, updated_at = ?, last_seen_at = ?, sessions_revoked_at = ? WHERE id = ?`,
 			append(args, id)...)
 		if err != nil {
 			return mapErr(err)

@@ -1,0 +1,63 @@
+package envoy_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/svcauth/svcauth/filter/plugin"
+)
+
+// TestReadmeConfigurationReference keeps README's "Configuration reference"
+// true: its example is accepted by the filter's parser, and the table and the
+// example name the same fields.
+func TestReadmeConfigurationReference(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	start := strings.Index(readme, "\n## Configuration reference")
+	if start < 0 {
+		t.Fatal(`README has no "## Configuration reference" section`)
+	}
+	section := readme[start+1:]
+	if end := strings.Index(section, "\n## "); end >= 0 {
+		section = section[:end]
+	}
+	m := regexp.MustCompile("(?s)```json\n(.*?)```").FindStringSubmatch(section)
+	if m == nil {
+		t.Fatal("no JSON example in the Configuration reference")
+	}
+	if _, err := plugin.ParseConfig([]byte(m[1])); err != nil {
+		t.Fatalf("the filter refuses README's example: %v", err)
+	}
+
+	var example map[string]any
+	if err := json.Unmarshal([]byte(m[1]), &example); err != nil {
+		t.Fatal(err)
+	}
+	var inExample []string
+	for k, v := range example {
+		if sub, ok := v.(map[string]any); ok && k == "issuer" {
+			for sk := range sub {
+				inExample = append(inExample, "issuer."+sk)
+			}
+			continue
+		}
+		inExample = append(inExample, k)
+	}
+	var inTable []string
+	for _, row := range regexp.MustCompile("(?m)^\\| `([a-z_.]+)` \\|").FindAllStringSubmatch(section, -1) {
+		inTable = append(inTable, row[1])
+	}
+	slices.Sort(inExample)
+	slices.Sort(inTable)
+	if !slices.Equal(inExample, inTable) {
+		t.Errorf("the table lists %q\nthe example has %q", inTable, inExample)
+	}
+}

@@ -1,0 +1,157 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/svcauth/svcauth/issuer/domain"
+	"github.com/svcauth/svcauth/issuer/storage"
+)
+
+// Exchange audit rows (session.issued, session.denied) are written in the
+// background, in batches, so that an exchange never waits for the database.
+
+// Audit writer defaults.
+const (
+	DefaultAuditFlushInterval = 200 * time.Millisecond
+	DefaultAuditBufferSize    = 16384
+	auditBatchSize            = 1000
+)
+
+// auditWriter buffers events (at most max) and writes them every interval,
+// when the buffer fills up, on Flush and at close. When the buffer is full,
+// events are dropped, counted in svcauth_audit_events_dropped_total, and
+// logged once until a write succeeds again: the exchange never blocks.
+type auditWriter struct {
+	store    storage.Storage
+	log      *slog.Logger
+	dropped  prometheus.Counter
+	max      int
+	interval time.Duration
+
+	mu     sync.Mutex
+	buf    []domain.AuditEvent
+	warned bool // a drop was logged since the last successful write
+
+	flushMu sync.Mutex    // one write at a time, in order
+	kick    chan struct{} // wakes the loop early when the buffer fills up
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
+}
+
+func newAuditWriter(store storage.Storage, log *slog.Logger, dropped prometheus.Counter, max int, interval time.Duration) *auditWriter {
+	a := &auditWriter{
+		store: store, log: log, dropped: dropped, max: max, interval: interval,
+		buf:  make([]domain.AuditEvent, 0, 256),
+		kick: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	go a.loop()
+	return a
+}
+
+// add queues e; it never blocks on the database.
+func (a *auditWriter) add(e domain.AuditEvent) {
+	a.mu.Lock()
+	if len(a.buf) >= a.max {
+		warn := !a.warned
+		a.warned = true
+		a.mu.Unlock()
+		a.dropped.Inc()
+		if warn {
+			a.log.Error("audit buffer full: dropping exchange audit events until the database keeps up (counted in svcauth_audit_events_dropped_total)",
+				"capacity", a.max)
+		}
+		return
+	}
+	a.buf = append(a.buf, e)
+	n := len(a.buf)
+	a.mu.Unlock()
+	if n >= auditBatchSize || n >= a.max/2 {
+		select {
+		case a.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (a *auditWriter) loop() {
+	defer close(a.done)
+	t := time.NewTicker(a.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-t.C:
+		case <-a.kick:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := a.Flush(ctx); err != nil {
+			a.log.Error("writing exchange audit events failed; will retry", "err", err)
+		}
+		cancel()
+	}
+}
+
+// Flush writes every queued event. Events a failed write did not store are
+// queued again (as far as there is room).
+func (a *auditWriter) Flush(ctx context.Context) error {
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
+	a.mu.Lock()
+	batch := a.buf
+	if len(batch) == 0 {
+		a.mu.Unlock()
+		return nil
+	}
+	a.buf = make([]domain.AuditEvent, 0, min(len(batch), a.max))
+	a.mu.Unlock()
+
+	for len(batch) > 0 {
+		n := min(len(batch), auditBatchSize)
+		if err := a.store.AppendAudits(ctx, batch[:n]); err != nil {
+			a.requeue(batch)
+			return err
+		}
+		batch = batch[n:]
+	}
+	a.mu.Lock()
+	a.warned = false
+	a.mu.Unlock()
+	return nil
+}
+
+// requeue puts unwritten events back in front of the queue, dropping (and
+// counting) what does not fit.
+func (a *auditWriter) requeue(events []domain.AuditEvent) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	room := a.max - len(a.buf)
+	if room <= 0 {
+		a.dropped.Add(float64(len(events)))
+		return
+	}
+	if len(events) > room {
+		a.dropped.Add(float64(len(events) - room))
+		events = events[len(events)-room:]
+	}
+	a.buf = append(append(make([]domain.AuditEvent, 0, len(events)+len(a.buf)), events...), a.buf...)
+}
+
+// Close stops the background writer and writes what is queued.
+func (a *auditWriter) Close(ctx context.Context) error {
+	a.once.Do(func() { close(a.stop) })
+	select {
+	case <-a.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return a.Flush(ctx)
+}

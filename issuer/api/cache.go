@@ -1,0 +1,237 @@
+package api
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/svcauth/svcauth/filter/session"
+	"github.com/svcauth/svcauth/issuer/domain"
+	"github.com/svcauth/svcauth/issuer/keys"
+	"github.com/svcauth/svcauth/issuer/storage"
+)
+
+// The exchange's fast path: token records (by client id) and applications
+// with their policies and keys (by aud) are served from memory, so a warm
+// exchange reads nothing from the database, and a miss costs one indexed
+// read (a token) or three (an application, once per invalidation).
+//
+// Invalidation: every change made through this server goes through
+// invalidatingStore, which bumps an epoch when it returns; entries remember
+// the epoch they were read under (taken before the read, so a read racing
+// with a change is never kept) and are ignored once it moved. Changes made
+// by another issuer replica on the same database are not seen that way:
+// entries also expire after Config.CacheTTL, which bounds how long such a
+// change takes to reach this replica's exchanges.
+
+// DefaultCacheTTL is Config.CacheTTL's default.
+const DefaultCacheTTL = 5 * time.Second
+
+// DefaultCacheTokens bounds the token cache (entries).
+const DefaultCacheTokens = 100_000
+
+// epochs count changes to what the caches hold.
+type epochs struct {
+	tokens atomic.Uint64 // service tokens
+	apps   atomic.Uint64 // apps, policies, keys
+}
+
+// invalidatingStore is the Storage the handlers use: it passes every call
+// through, and after each change to tokens, apps, policies or keys (whether
+// or not it succeeded) moves the matching epoch.
+type invalidatingStore struct {
+	storage.Storage
+	epochs *epochs
+}
+
+func (s *invalidatingStore) tokensChanged() { s.epochs.tokens.Add(1) }
+func (s *invalidatingStore) appsChanged()   { s.epochs.apps.Add(1) }
+
+func (s *invalidatingStore) CreateToken(ctx context.Context, t domain.Token) error {
+	defer s.tokensChanged()
+	return s.Storage.CreateToken(ctx, t)
+}
+
+func (s *invalidatingStore) UpdateToken(ctx context.Context, id string, updater func(domain.Token) (domain.Token, error)) (domain.Token, error) {
+	defer s.tokensChanged()
+	return s.Storage.UpdateToken(ctx, id, updater)
+}
+
+func (s *invalidatingStore) DeleteToken(ctx context.Context, id string) error {
+	defer s.tokensChanged()
+	return s.Storage.DeleteToken(ctx, id)
+}
+
+func (s *invalidatingStore) CreateApp(ctx context.Context, a domain.App) error {
+	defer s.appsChanged()
+	return s.Storage.CreateApp(ctx, a)
+}
+
+func (s *invalidatingStore) UpdateApp(ctx context.Context, id string, updater func(domain.App) (domain.App, error)) (domain.App, error) {
+	defer s.appsChanged()
+	return s.Storage.UpdateApp(ctx, id, updater)
+}
+
+func (s *invalidatingStore) DeleteApp(ctx context.Context, id string) error {
+	defer s.appsChanged()
+	return s.Storage.DeleteApp(ctx, id)
+}
+
+func (s *invalidatingStore) CreatePolicy(ctx context.Context, p domain.Policy) (domain.Policy, error) {
+	defer s.appsChanged()
+	return s.Storage.CreatePolicy(ctx, p)
+}
+
+func (s *invalidatingStore) UpdatePolicy(ctx context.Context, appID, id string, updater func(domain.Policy) (domain.Policy, error)) (domain.Policy, error) {
+	defer s.appsChanged()
+	return s.Storage.UpdatePolicy(ctx, appID, id, updater)
+}
+
+func (s *invalidatingStore) DeletePolicy(ctx context.Context, appID, id string) error {
+	defer s.appsChanged()
+	return s.Storage.DeletePolicy(ctx, appID, id)
+}
+
+func (s *invalidatingStore) UpdateAppKeys(ctx context.Context, appID string, updater func(domain.App, []domain.AppKey) ([]domain.AppKey, error)) ([]domain.AppKey, error) {
+	defer s.appsChanged()
+	return s.Storage.UpdateAppKeys(ctx, appID, updater)
+}
+
+// exchangeApp is what an exchange needs of an application. Read only.
+type exchangeApp struct {
+	app      domain.App
+	policies []domain.Policy
+	// signers are the app's keys, newest version first, with their
+	// derived session keys.
+	signers []signer
+}
+
+type signer struct {
+	activatesAt time.Time
+	key         session.Key
+}
+
+// signingKey returns the key sessions are signed with at now: the newest
+// version whose activation has come (domain.SigningKey, without the
+// allocations; the signing key is never retired).
+func (a *exchangeApp) signingKey(now time.Time) (session.Key, bool) {
+	for i := range a.signers {
+		if !a.signers[i].activatesAt.After(now) {
+			return a.signers[i].key, true
+		}
+	}
+	return session.Key{}, false
+}
+
+type tokenEntry struct {
+	tok     domain.Token
+	epoch   uint64
+	expires time.Time
+}
+
+type appEntry struct {
+	app     *exchangeApp
+	epoch   uint64
+	expires time.Time
+}
+
+// exchangeCache reads through src and keeps what it read.
+type exchangeCache struct {
+	src       ExchangeStore
+	keys      *keys.Keyring
+	epochs    *epochs
+	ttl       time.Duration
+	maxTokens int
+
+	tokenHit, tokenMiss, appHit, appMiss prometheus.Counter
+
+	mu     sync.RWMutex
+	tokens map[string]*tokenEntry // by client id
+	apps   map[string]*appEntry   // by aud
+}
+
+func newExchangeCache(src ExchangeStore, kr *keys.Keyring, ep *epochs, ttl time.Duration, lookups *prometheus.CounterVec) *exchangeCache {
+	return &exchangeCache{
+		src: src, keys: kr, epochs: ep, ttl: ttl, maxTokens: DefaultCacheTokens,
+		tokenHit:  lookups.WithLabelValues("token", "hit"),
+		tokenMiss: lookups.WithLabelValues("token", "miss"),
+		appHit:    lookups.WithLabelValues("app", "hit"),
+		appMiss:   lookups.WithLabelValues("app", "miss"),
+		tokens:    map[string]*tokenEntry{},
+		apps:      map[string]*appEntry{},
+	}
+}
+
+// token returns the token with clientID. The result is shared: read only.
+func (c *exchangeCache) token(ctx context.Context, clientID string, now time.Time) (*domain.Token, error) {
+	epoch := c.epochs.tokens.Load()
+	c.mu.RLock()
+	e := c.tokens[clientID]
+	c.mu.RUnlock()
+	if e != nil && e.epoch == epoch && now.Before(e.expires) {
+		c.tokenHit.Inc()
+		return &e.tok, nil
+	}
+	c.tokenMiss.Inc()
+	tok, err := c.src.GetTokenByClientID(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	e = &tokenEntry{tok: tok, epoch: epoch, expires: now.Add(c.ttl)}
+	c.mu.Lock()
+	if len(c.tokens) >= c.maxTokens {
+		for k := range c.tokens { // drop one arbitrary entry
+			delete(c.tokens, k)
+			break
+		}
+	}
+	c.tokens[clientID] = e
+	c.mu.Unlock()
+	return &e.tok, nil
+}
+
+// app returns the application with aud, its policies and keys. The result
+// is shared: read only.
+func (c *exchangeCache) app(ctx context.Context, aud string, now time.Time) (*exchangeApp, error) {
+	epoch := c.epochs.apps.Load()
+	c.mu.RLock()
+	e := c.apps[aud]
+	c.mu.RUnlock()
+	if e != nil && e.epoch == epoch && now.Before(e.expires) {
+		c.appHit.Inc()
+		return e.app, nil
+	}
+	c.appMiss.Inc()
+	app, err := c.src.GetAppByAUD(ctx, aud)
+	if err != nil {
+		return nil, err
+	}
+	policies, err := c.src.ListPolicies(ctx, app.ID)
+	if err != nil {
+		return nil, err
+	}
+	appKeys, err := c.src.ListAppKeys(ctx, app.ID)
+	if err != nil {
+		return nil, err
+	}
+	ea := &exchangeApp{app: app, policies: policies}
+	for _, k := range appKeys {
+		ea.signers = append(ea.signers, signer{activatesAt: k.ActivatesAt, key: c.keys.SessionKey(app.AUD, k.Version)})
+	}
+	// Storage lists keys by version; newest first here.
+	slices.Reverse(ea.signers)
+	c.mu.Lock()
+	if len(c.apps) >= c.maxTokens {
+		for k := range c.apps {
+			delete(c.apps, k)
+			break
+		}
+	}
+	c.apps[aud] = &appEntry{app: ea, epoch: epoch, expires: now.Add(c.ttl)}
+	c.mu.Unlock()
+	return ea, nil
+}

@@ -1,0 +1,135 @@
+package api
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/svcauth/svcauth/issuer/apiv1"
+)
+
+// The exchange is the one endpoint called at high rates, so its body is
+// parsed and its answer written without reflection. Both are exactly what
+// decode and writeJSON do: the fast parser only accepts bodies that
+// encoding/json reads the same way and hands everything else (errors
+// included) to decode.
+
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readExchangeRequest reads and parses the body of POST /v1/exchange.
+func (s *Server) readExchangeRequest(w http.ResponseWriter, r *http.Request) (apiv1.ExchangeRequest, error) {
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 16<<10 {
+			bodyBuffers.Put(buf)
+		}
+	}()
+	var req apiv1.ExchangeRequest
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.maxBody)); err != nil {
+		return req, s.decodeError(err)
+	}
+	if req, ok := parseExchangeRequest(buf.Bytes()); ok {
+		return req, nil
+	}
+	err := s.decodeFrom(bytes.NewReader(buf.Bytes()), &req)
+	return req, err
+}
+
+// parseExchangeRequest parses the usual exchange body: one JSON object
+// whose members are some of the request's fields, each once, with string
+// values of printable ASCII without escapes. It reports false for anything
+// else.
+func parseExchangeRequest(b []byte) (apiv1.ExchangeRequest, bool) {
+	var req apiv1.ExchangeRequest
+	if !gjson.ValidBytes(b) {
+		return req, false
+	}
+	root := gjson.ParseBytes(b)
+	if !root.IsObject() {
+		return req, false
+	}
+	var seen uint8
+	ok := true
+	root.ForEach(func(k, v gjson.Result) bool {
+		var (
+			bit uint8
+			dst *string
+		)
+		switch k.Raw {
+		case `"client_id"`:
+			bit, dst = 1, &req.ClientID
+		case `"client_secret"`:
+			bit, dst = 2, &req.ClientSecret
+		case `"aud"`:
+			bit, dst = 4, &req.AUD
+		case `"source_ip"`:
+			bit, dst = 8, &req.SourceIP
+		case `"request_id"`:
+			bit, dst = 16, &req.RequestID
+		}
+		if bit == 0 || seen&bit != 0 || v.Type != gjson.String || !plainString(v.Raw) {
+			ok = false
+			return false
+		}
+		seen |= bit
+		*dst = v.Str
+		return true
+	})
+	return req, ok
+}
+
+// plainString reports whether raw is a JSON string literal of printable
+// ASCII without escapes (so that its value is its text).
+func plainString(raw string) bool {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return false
+	}
+	for i := 1; i < len(raw)-1; i++ {
+		if c := raw[i]; c < 0x20 || c > 0x7e || c == '\\' || c == '"' {
+			return false
+		}
+	}
+	return true
+}
+
+var (
+	headerJSON    = []string{"application/json"}
+	headerNoStore = []string{"no-store"}
+	headerNosniff = []string{"nosniff"}
+)
+
+// writeExchangeResponse writes what writeJSON(w, 200, resp) writes.
+func writeExchangeResponse(w http.ResponseWriter, resp apiv1.ExchangeResponse) {
+	if !jwtChars(resp.JWT) {
+		writeJSON(w, http.StatusOK, resp)
+		return
+	}
+	b := make([]byte, 0, len(resp.JWT)+48)
+	b = append(b, `{"jwt":"`...)
+	b = append(b, resp.JWT...)
+	b = append(b, `","expires_at":`...)
+	b = strconv.AppendInt(b, resp.ExpiresAt, 10)
+	b = append(b, "}\n"...)
+	h := w.Header()
+	h["Content-Type"] = headerJSON
+	h["Cache-Control"] = headerNoStore
+	h["X-Content-Type-Options"] = headerNosniff
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}
+
+// jwtChars reports whether s holds only base64url characters and dots,
+// which JSON strings carry as they are.
+func jwtChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '_' && c != '.' {
+			return false
+		}
+	}
+	return true
+}

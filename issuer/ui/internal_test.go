@@ -1,0 +1,112 @@
+package ui
+
+import (
+	"crypto/tls"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+func TestRelative(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for d, want := range map[time.Duration]string{
+		30 * time.Second:       "just now",
+		-5 * time.Minute:       "5 minutes ago",
+		time.Hour:              "in 1 hour",
+		47 * time.Hour:         "in 47 hours",
+		3 * 24 * time.Hour:     "in 3 days",
+		720 * time.Hour:        "in 30 days",
+		-90 * 24 * time.Hour:   "3 months ago",
+		8759 * time.Hour:       "in 1 year",
+		8760 * time.Hour:       "in 1 year",
+		3 * 8760 * time.Hour:   "in 3 years",
+		-400 * 24 * time.Hour:  "1 year ago",
+		1000 * 24 * time.Hour:  "in 3 years",
+		100 * 8760 * time.Hour: "in 100 years",
+	} {
+		at := now.Add(d)
+		if got := relative(&at, now); got != want {
+			t.Errorf("%s: %q, want %q", d, got, want)
+		}
+	}
+	if relative(nil, now) != "" {
+		t.Error("nil time")
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/ui/tokens": true, "/ui/audit": true, "//evil.example/ui/": false, "/ui/\\evil": false,
+		"https://evil.example/ui/": false, "/v1/audit": false, "/ui/secret/abc": false, "/ui/static/app.css": false,
+	} {
+		if got := safeNext(p); got != want {
+			t.Errorf("safeNext(%q) = %v", p, got)
+		}
+	}
+}
+
+func TestOnLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		remote, host string
+		tls, want    bool
+	}{
+		{"127.0.0.1:1", "127.0.0.1:8081", false, true},
+		{"127.0.0.1:1", "localhost", false, true},
+		{"[::1]:1", "[::1]:8081", false, true},
+		{"127.0.0.1:1", "127.0.0.1:8081", true, false},
+		{"127.0.0.1:1", "svcauth.example.com", false, false},
+		{"10.0.0.1:1", "127.0.0.1:8081", false, false},
+	} {
+		r := httptest.NewRequest("GET", "/ui/", nil)
+		r.RemoteAddr, r.Host = tc.remote, tc.host
+		if tc.tls {
+			r.TLS = &tls.ConnectionState{}
+		}
+		if got := onLoopback(r); got != tc.want {
+			t.Errorf("%+v: %v", tc, got)
+		}
+	}
+}
+
+func TestSessionStoreBounds(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	st := newSessionStore(func() time.Time { return now }, time.Hour, 2*time.Hour, 2)
+	a, _ := st.create("k1", "a")
+	now = now.Add(time.Second)
+	b, _ := st.create("k2", "b")
+	now = now.Add(time.Second)
+	if _, ok := st.get(a); !ok {
+		t.Fatal("session a")
+	}
+	now = now.Add(time.Second)
+	c, _ := st.create("k3", "c") // evicts b, the least recently used
+	if _, ok := st.get(b); ok {
+		t.Fatal("b should have been evicted")
+	}
+	for _, v := range []string{a, c} {
+		if _, ok := st.get(v); !ok {
+			t.Fatal("live session lost")
+		}
+	}
+	sa, _ := st.get(a)
+	var slots []string
+	for i := 0; i < maxSlotsPerSession+2; i++ {
+		slots = append(slots, st.putSecret(sa.key, oneTime{ClientSecret: "s"}))
+		now = now.Add(time.Millisecond)
+	}
+	if _, ok := st.takeSecret(sa.key, slots[0]); ok {
+		t.Fatal("the oldest slot should have been dropped")
+	}
+	last := slots[len(slots)-1]
+	if _, ok := st.takeSecret(sa.key, last); !ok {
+		t.Fatal("newest slot")
+	}
+	if _, ok := st.takeSecret(sa.key, last); ok {
+		t.Fatal("a slot read twice")
+	}
+	id := st.putSecret(sa.key, oneTime{ClientSecret: "s"})
+	now = now.Add(slotTTL)
+	if _, ok := st.takeSecret(sa.key, id); ok {
+		t.Fatal("an expired slot was shown")
+	}
+}
