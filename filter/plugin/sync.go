@@ -65,8 +65,13 @@ type syncer struct {
 	appliedEtag                   string
 	status                        syncStatus // as last read or written
 	signingKID                    string
-	exchangeLogged                bool // an exchange failure was logged this period
+	exchangeLogged                bool  // an exchange failure was logged this period
+	refreshedMS                   int64 // when a request last looked at the shared status
 }
+
+// refreshEveryMS is how often a request looks at the shared status between
+// ticks (trusted clock only, see maybeRefresh).
+const refreshEveryMS = 100
 
 // syncStatus is the shared status record.
 type syncStatus struct {
@@ -236,6 +241,21 @@ func (p *pluginContext) OnTick() {
 	p.updateGauges()
 	p.stats.flush()
 	p.sync.exchangeLogged = false
+}
+
+// maybeRefresh lets requests pick up a state the poller (another VM) has
+// just shared, instead of waiting for this VM's own tick, which could make
+// revocation take up to two periods in a VM that does not poll. It costs a
+// clock reading per request and one small shared-data read per
+// refreshEveryMS; with an untrusted clock (the emulator, one VM) the ticks
+// alone apply the state.
+func (p *pluginContext) maybeRefresh() {
+	now, ok := p.clock.nowMS()
+	if !ok || now-p.sync.refreshedMS < refreshEveryMS {
+		return
+	}
+	p.sync.refreshedMS = now
+	p.refreshShared()
 }
 
 // refreshShared reads the shared status and, when the generation moved,

@@ -212,7 +212,9 @@ func TestSyncKeys(t *testing.T) {
 		now := time.Now().Unix()
 		old := sign(t, testKey, nil)
 		newer := sign(t, otherKey, nil)
-		send1 := func(tok string) (uint32, types.Action) { return send(host, get("/", "cookie", "CF_Authorization="+tok)) }
+		send1 := func(tok string) (uint32, types.Action) {
+			return send(host, get("/", "cookie", "CF_Authorization="+tok))
+		}
 		id, a := send1(old)
 		wantForwarded(t, host, id, a, old)
 		id, a = send1(newer)

@@ -2,6 +2,10 @@
 // svcauth.wasm that reads the request headers the way a filter must and lets
 // every request through. Subtracting its cost per request from svcauth's
 // leaves the cost of the auth logic itself.
+//
+// With the plugin configuration "extra-host-call" it makes one more host
+// call per request (a read of a header the request does not have), so that
+// the benchmarks can show what one host call costs on the host at hand.
 package main
 
 import (
@@ -17,15 +21,32 @@ type vm struct{ types.DefaultVMContext }
 
 func (*vm) NewPluginContext(uint32) types.PluginContext { return &plugin{} }
 
-type plugin struct{ types.DefaultPluginContext }
+type plugin struct {
+	types.DefaultPluginContext
+	extraCall bool
+}
 
-func (*plugin) NewHttpContext(uint32) types.HttpContext { return &http{} }
+func (p *plugin) OnPluginStart(size int) types.OnPluginStartStatus {
+	if size > 0 {
+		cfg, _ := proxywasm.GetPluginConfiguration()
+		p.extraCall = string(cfg) == "extra-host-call"
+	}
+	return types.OnPluginStartStatusOK
+}
 
-type http struct{ types.DefaultHttpContext }
+func (p *plugin) NewHttpContext(uint32) types.HttpContext { return &http{extraCall: p.extraCall} }
+
+type http struct {
+	types.DefaultHttpContext
+	extraCall bool
+}
 
 // OnHttpRequestHeaders does the one host call every request of svcauth makes
 // too, so the baseline includes the ABI round trip.
-func (*http) OnHttpRequestHeaders(int, bool) types.Action {
+func (h *http) OnHttpRequestHeaders(int, bool) types.Action {
 	_, _ = proxywasm.GetHttpRequestHeader("cookie")
+	if h.extraCall {
+		_, _ = proxywasm.GetHttpRequestHeader("x-absent")
+	}
 	return types.ActionContinue
 }
