@@ -19,7 +19,10 @@ import (
 const (
 	DefaultAuditFlushInterval = 200 * time.Millisecond
 	DefaultAuditBufferSize    = 16384
-	auditBatchSize            = 1000
+	// auditBatchSize bounds the rows of one write transaction. Large
+	// transactions write each touched page once (page writes, not rows,
+	// dominate the cost); the storage yields the CPU between statements.
+	auditBatchSize = 5000
 )
 
 // auditWriter buffers events (at most max) and writes them every interval,
@@ -73,7 +76,7 @@ func (a *auditWriter) add(e domain.AuditEvent) {
 	a.buf = append(a.buf, e)
 	n := len(a.buf)
 	a.mu.Unlock()
-	if n >= auditBatchSize || n >= a.max/2 {
+	if n >= a.max/4 { // write early rather than drop
 		select {
 		case a.kick <- struct{}{}:
 		default:
@@ -85,6 +88,7 @@ func (a *auditWriter) loop() {
 	defer close(a.done)
 	t := time.NewTicker(a.interval)
 	defer t.Stop()
+	failing := false // logged once per outage, not every interval
 	for {
 		select {
 		case <-a.stop:
@@ -93,10 +97,16 @@ func (a *auditWriter) loop() {
 		case <-a.kick:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := a.Flush(ctx); err != nil {
-			a.log.Error("writing exchange audit events failed; will retry", "err", err)
-		}
+		err := a.Flush(ctx)
 		cancel()
+		switch {
+		case err != nil && !failing:
+			a.log.Error("writing exchange audit events failed; they stay queued and are retried", "err", err)
+			failing = true
+		case err == nil && failing:
+			a.log.Info("writing exchange audit events works again")
+			failing = false
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"time"
@@ -39,7 +40,6 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (apiv1.ExchangeResponse, error) {
 	now := s.now()
-	log := s.logger(ctx)
 	ev := domain.AuditEvent{
 		Time:      now.UTC(),
 		Actor:     domain.ActorExchange,
@@ -63,7 +63,7 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 	if err != nil {
 		s.metrics.exchanges.WithLabelValues(resultError).Inc()
 		if errors.Is(err, storage.ErrNotFound) {
-			log.Error("exchange for an unknown application: is the filter configured with a deleted app?", "aud", req.AUD)
+			s.logger(ctx).Error("exchange for an unknown application: is the filter configured with a deleted app?", "aud", req.AUD)
 			return apiv1.ExchangeResponse{}, domain.Errorf(domain.ENotFound, "unknown application")
 		}
 		return apiv1.ExchangeResponse{}, err
@@ -76,7 +76,7 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 		s.metrics.denials.WithLabelValues(reason).Inc()
 		ev.Event, ev.Reason, ev.Detail = domain.EventSessionDenied, reason, detail
 		s.auditAsync(ev)
-		log.Info("exchange denied", "reason", reason, "app_id", app.ID, "token_id", ev.TokenID, "client_id", ev.ClientID, "source_ip", ev.SourceIP)
+		s.logger(ctx).Info("exchange denied", "reason", reason, "app_id", app.ID, "token_id", ev.TokenID, "client_id", ev.ClientID, "source_ip", ev.SourceIP)
 		msg := "credentials refused"
 		if code == domain.EForbidden {
 			msg = "no policy admits this service token to the application"
@@ -150,7 +150,9 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 	ev.Event = domain.EventSessionIssued
 	ev.Detail = "jti " + claims.ID
 	s.auditAsync(ev)
-	log.Debug("session issued", "app_id", app.ID, "token_id", tok.ID, "token_name", tok.Name, "policy_id", ev.PolicyID, "jti", claims.ID)
+	if s.log.Enabled(ctx, slog.LevelDebug) { // the request's logger is made on first use
+		s.logger(ctx).Debug("session issued", "app_id", app.ID, "token_id", tok.ID, "token_name", tok.Name, "policy_id", ev.PolicyID, "jti", claims.ID)
+	}
 	return apiv1.ExchangeResponse{JWT: jwt, ExpiresAt: claims.ExpiresAt}, nil
 }
 

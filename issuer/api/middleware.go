@@ -91,7 +91,7 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 		if id == "" {
 			id = newRequestID()
 		}
-		w.Header().Set("X-Request-Id", id)
+		w.Header()["X-Request-Id"] = []string{id} // canonical already
 		rl := &requestLogger{base: s.log, id: id}
 		ctx := context.WithValue(r.Context(), ctxLogger, rl)
 		ctx = context.WithValue(ctx, ctxRequestID, id)

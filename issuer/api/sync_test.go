@@ -315,3 +315,22 @@ func claimsOf(t *testing.T, h *harness, app apiv1.App, rec *httptest.ResponseRec
 	}
 	return c
 }
+
+func TestPruneRevocations(t *testing.T) {
+	h, app, key := syncApp(t)
+	gone := h.createToken("gone", "")
+	h.call(request{method: "DELETE", path: "/v1/service-tokens/" + gone.ID}, 204, nil)
+	if st := h.syncState(app.AUD, key); len(st.RevokedTokens) != 1 {
+		t.Fatalf("revocations %+v", st.RevokedTokens)
+	}
+	if n, err := h.srv.PruneRevocations(context.Background()); err != nil || n != 0 {
+		t.Fatalf("pruned %d %v right after the delete", n, err)
+	}
+	h.advance(domain.MaxRevocationRetention + time.Second)
+	if n, err := h.srv.PruneRevocations(context.Background()); err != nil || n != 1 {
+		t.Fatalf("pruned %d %v after the longest session", n, err)
+	}
+	if st := h.syncState(app.AUD, key); len(st.RevokedTokens) != 0 {
+		t.Fatalf("revocations after pruning %+v", st.RevokedTokens)
+	}
+}

@@ -14,8 +14,9 @@ type App struct {
 	Domains         []string
 	AUD             string // 64 lowercase hex
 	SessionDuration time.Duration
-	// KeyVersion numbers the app's current signing key (kid suffix); it
-	// starts at 1 and grows on key rotation.
+	// KeyVersion is the app's newest key version (kid suffix): 1 at
+	// creation, one more at each key rotation. The newest key may not sign
+	// yet; which key signs when is in the app's AppKeys.
 	KeyVersion int
 	// SessionsNotBefore, when set, invalidates sessions issued before it.
 	SessionsNotBefore *time.Time

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -61,6 +62,8 @@ type Result struct {
 	// successful exchange during the measurement, when the load generator
 	// started the issuer itself (Linux); 0 otherwise.
 	IssuerCPU time.Duration `json:"issuer_cpu_per_exchange_ns,omitempty"`
+	// ClientCPU is the load generator's own CPU time per exchange.
+	ClientCPU time.Duration `json:"loadgen_cpu_per_exchange_ns"`
 }
 
 // Run parses args, runs the benchmark and prints the results; it returns
@@ -128,14 +131,14 @@ Flags:
 	} else {
 		fmt.Fprintf(stdout, "svcauth issuer: POST /v1/exchange over loopback HTTP/1.1 keep-alive\n%s\n\n", env)
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "clients\trequests\terrors\texchanges/s\tp50\tp90\tp99\tmax\tissuer CPU/exchange\t")
+		fmt.Fprintln(tw, "clients\trequests\terrors\texchanges/s\tp50\tp90\tp99\tmax\tCPU/exchange: issuer\tloadgen\t")
 		for _, r := range results {
 			cpu := "-"
 			if r.IssuerCPU > 0 {
-				cpu = strconv.FormatFloat(float64(r.IssuerCPU)/1e3, 'f', 1, 64) + "µs"
+				cpu = us(r.IssuerCPU)
 			}
-			fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", r.Clients, r.Requests, r.Errors, r.Throughput,
-				ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max), cpu)
+			fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Clients, r.Requests, r.Errors, r.Throughput,
+				ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max), cpu, us(r.ClientCPU))
 		}
 		tw.Flush()
 	}
@@ -157,6 +160,8 @@ Flags:
 }
 
 func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) + "ms" }
+
+func us(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e3, 'f', 1, 64) + "µs" }
 
 // Bench sets up (or reaches) the issuer and measures each level. env
 // describes where it ran.
@@ -388,11 +393,13 @@ func measure(ctx context.Context, url string, bodies [][]byte, n int, warmup, d 
 	if cpuOK {
 		cpu0, cpuOK = cpu()
 	}
+	self0 := selfCPU()
 	measuring.Store(true)
 	began := time.Now()
 	time.Sleep(d)
 	stop.Store(true)
 	elapsed := time.Since(began)
+	self1 := selfCPU()
 	var cpu1 time.Duration
 	if cpuOK {
 		cpu1, cpuOK = cpu()
@@ -422,6 +429,7 @@ func measure(ctx context.Context, url string, bodies [][]byte, n int, warmup, d 
 	if cpuOK {
 		r.IssuerCPU = (cpu1 - cpu0) / time.Duration(len(all))
 	}
+	r.ClientCPU = (self1 - self0) / time.Duration(len(all))
 	return r, nil
 }
 
@@ -549,4 +557,13 @@ func (c *clientConn) roundTrip(req []byte) (int, error) {
 func (r Result) String() string {
 	return fmt.Sprintf("%d clients: %d requests, %d errors, %.0f/s, p50 %s, p90 %s, p99 %s, max %s",
 		r.Clients, r.Requests, r.Errors, r.Throughput, ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max))
+}
+
+// selfCPU returns this process's user + system CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

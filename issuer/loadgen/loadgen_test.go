@@ -96,6 +96,8 @@ func BenchmarkExchangeLoopback(b *testing.B) {
 		b.Fatal(err)
 	}
 	host, path, _ := splitURL(url + "/v1/exchange")
+	// 32 clients per CPU: 64 on the 2-core machine, like the load test.
+	b.SetParallelism(32)
 	b.ReportAllocs()
 	b.ResetTimer()
 	c0 := cpuTime()

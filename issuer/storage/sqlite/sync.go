@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -249,6 +250,9 @@ func (d *DB) AppendAudits(ctx context.Context, events []domain.AuditEvent) error
 				return mapErr(err)
 			}
 			events = events[n:]
+			// A large batch holds a CPU for tens of milliseconds: let
+			// waiting goroutines (requests) run between statements.
+			runtime.Gosched()
 		}
 		return nil
 	})
