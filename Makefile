@@ -17,7 +17,7 @@ IMAGE_TAG  ?= dev
 # True when a Docker engine answers (not merely a docker CLI) and compose exists.
 HAVE_DOCKER = docker info >/dev/null 2>&1 && { docker compose version >/dev/null 2>&1 || docker-compose version >/dev/null 2>&1; }
 
-.PHONY: all build test vet fmt-check bench run clean images compose-up compose-down e2e-envoy browser-deps
+.PHONY: all build test vet fmt-check bench bench-issuer run clean images compose-up compose-down e2e-envoy browser-deps
 
 all: build
 
@@ -57,15 +57,22 @@ vet:
 test: build fmt-check vet
 	SVCAUTH_WASM=$(CURDIR)/$(WASM) SVCAUTH_BIN_DIR=$(CURDIR)/$(BUILD) $(GO) test -count=1 -timeout 8m ./...
 
-# Benchmarks of the filter's request path, natively and on the real .wasm.
+# Benchmarks of the filter's request path, natively and on the real .wasm,
+# the module's size, and its memory over 1,000,000 requests (BenchmarkMemory).
 bench: build
-	SVCAUTH_WASM=$(CURDIR)/$(WASM) $(GO) test -run '^$$' -bench . -benchmem -count 1 ./filter/...
+	@echo "$(WASM): $$(wc -c < $(WASM)) bytes"
+	SVCAUTH_WASM=$(CURDIR)/$(WASM) SVCAUTH_BENCH_MEMORY=1 $(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 20m ./filter/...
 
 # Debian's chromium, which the dashboard's browser tests (e2e/dashboard_test.go)
 # drive headless; without it they skip. Needs root (apt-get).
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	@chromium --version 2>/dev/null
+
+# Load test of the issuer's exchange endpoint: starts build/svcauth on
+# loopback and reports throughput and p50/p99 at 1, 16 and 64 clients.
+bench-issuer: $(ISSUER)
+	$(GO) run ./issuer/cmd/svcauth-loadgen --issuer-bin $(ISSUER)
 
 # A working local setup: with a Docker engine, real Envoy + issuer + demo
 # upstream under docker compose (as `make compose-up`, in the foreground);

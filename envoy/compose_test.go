@@ -2,6 +2,7 @@ package envoy_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -89,6 +90,46 @@ func TestComposeFiles(t *testing.T) {
 			if !strings.Contains(s, "CGO_ENABLED=0") || !regexp.MustCompile(`(?m)^USER [1-9][0-9]*`).MatchString(s) ||
 				!regexp.MustCompile(`(?m)^FROM gcr\.io/distroless/static-debian[0-9]+:nonroot$`).MatchString(s) {
 				t.Errorf("%s must build a static binary (CGO_ENABLED=0) onto a pinned distroless static base, as a non-root USER", df)
+			}
+		}
+	}
+}
+
+// TestDockerfilesCopyWhatTheBinariesImport guards the Dockerfiles' explicit
+// COPY lists (and their .dockerignore allow-lists): every package of this
+// module that a binary imports must be inside a copied directory, or
+// `docker build` fails on a machine this test can warn first.
+func TestDockerfilesCopyWhatTheBinariesImport(t *testing.T) {
+	root := repoRoot(t)
+	for df, pkg := range map[string]string{
+		"Dockerfile.issuer": "./issuer/cmd/svcauth",
+		"Dockerfile.echo":   "./e2e/cmd/svcauth-echo",
+	} {
+		cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", pkg)
+		cmd.Dir = root
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		docker, err := os.ReadFile(filepath.Join(root, "build", df))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ignore, err := os.ReadFile(filepath.Join(root, "build", df+".dockerignore"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range strings.Fields(string(out)) {
+			rel, ok := strings.CutPrefix(p, "github.com/svcauth/svcauth/")
+			if !ok {
+				continue
+			}
+			top := strings.SplitN(rel, "/", 2)[0] + "/"
+			if !regexp.MustCompile(`(?m)^COPY ` + regexp.QuoteMeta(top) + ` `).Match(docker) {
+				t.Errorf("%s: %s imports %s, but the Dockerfile does not COPY %s", df, pkg, p, top)
+			}
+			if !regexp.MustCompile(`(?m)^!` + regexp.QuoteMeta(top) + `$`).Match(ignore) {
+				t.Errorf("%s.dockerignore: %s imports %s, but %s is not in the build context (add !%s)", df, pkg, p, top, top)
 			}
 		}
 	}
