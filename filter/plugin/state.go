@@ -11,7 +11,7 @@ import (
 )
 
 // revocation is the issuer's revocation state for the application
-// (.notes/SYNC-CONTRACT.md): a session is refused when its iat is before
+// (filter/SYNC-PROTOCOL.md): a session is refused when its iat is before
 // notBefore, its token is disabled, or its token was revoked at or after the
 // session was issued. Checks are map lookups, done on every request, cached
 // or not.

@@ -12,7 +12,7 @@ import (
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 )
 
-// Revocation and key sync (.notes/SYNC-CONTRACT.md).
+// Revocation and key sync (filter/SYNC-PROTOCOL.md).
 //
 // Every worker VM of a proxy runs the plugin; one of them per audience polls
 // the issuer. On each tick (every sync_period_ms) a VM:

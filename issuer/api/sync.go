@@ -20,7 +20,7 @@ import (
 )
 
 // Filter sync: GET /v1/filter-sync?aud=<aud>, polled by every filter on its
-// tick (see .notes/SYNC-CONTRACT.md). The answer (revocations, disabled
+// tick (see filter/SYNC-PROTOCOL.md). The answer (revocations, disabled
 // tokens, the app's published keys) is built once per change and kept in
 // memory with its ETag: a poll costs one HMAC check, and at most one cheap
 // read (the sync generation, at most once per SyncGenerationTTL for all
