@@ -178,6 +178,10 @@ func TestTokenLifecycleThroughProxy(t *testing.T) {
 			t.Fatalf("the issuer counted %d denied exchanges for the old secret, want 1", got-denied)
 		}
 		requestIDs[tok.Name] = append(requestIDs[tok.Name], want(t, fresh, rotated, rotated.ClientSecret, 200, ""))
+		// The proxy that let the old pair through during the grace cached a
+		// session for it; once it learns the grace is over (sync), it stops
+		// serving that session for the pair and asks the issuer, which refuses.
+		eventually(t, e.proxy, tok, tok.ClientSecret, 401, "invalid_secret")
 
 		// Rotating again without a grace revokes the previous secret at once.
 		var again lcToken

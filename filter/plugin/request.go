@@ -107,9 +107,10 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 
 // cachedCredential returns the session exchanged earlier for the credential
 // pair key, from this VM's cache or else the proxy's shared table, if it is
-// still usable at now and not revoked. An unusable entry is dropped, and the
-// caller exchanges the credentials again: after revoke-sessions the token
-// itself may still be valid, and the issuer decides.
+// still usable at now, not revoked, and not possibly exchanged with a secret
+// whose grace period has ended. An unusable entry is dropped, and the caller
+// exchanges the credentials again: after revoke-sessions the token itself may
+// still be valid, and the issuer decides.
 func (p *pluginContext) cachedCredential(key credKey, now int64) (*credEntry, bool) {
 	e, ok := p.creds.get(key)
 	if !ok {
@@ -118,7 +119,7 @@ func (p *pluginContext) cachedCredential(key credKey, now int64) (*credEntry, bo
 		}
 		p.creds.put(key, e)
 	}
-	if !e.info.usable(now, p.cfg.ClockSkewSeconds) || p.rev.refuses(&e.info) {
+	if !e.info.usable(now, p.cfg.ClockSkewSeconds) || p.rev.refuses(&e.info) || p.rev.retiresCredential(&e.info, now) {
 		p.creds.remove(key)
 		return nil, false
 	}

@@ -19,6 +19,7 @@ type revocation struct {
 	notBefore int64
 	revoked   map[string]int64 // token id → revoked_at
 	disabled  map[string]struct{}
+	graceEnds map[string]int64 // token id → when its previous secret stops working
 }
 
 var noRevocation = &revocation{}
@@ -41,6 +42,20 @@ func (r *revocation) refuses(s *sessionInfo) bool {
 		}
 	}
 	return false
+}
+
+// retiresCredential reports whether a session cached for a header pair must
+// not be served from the credential cache any more: its token's previous
+// secret (kept for a rotation's grace period) stopped working at or before
+// now, and the session was cached before that, so it may have been exchanged
+// with the old secret. The session itself stays valid (as a cookie); the
+// pair is exchanged again, which succeeds only with the current secret.
+func (r *revocation) retiresCredential(s *sessionInfo, now int64) bool {
+	if len(r.graceEnds) == 0 {
+		return false
+	}
+	end, ok := r.graceEnds[s.tokenID]
+	return ok && now >= end && s.iat < end
 }
 
 // keyInfo is one HMAC key the filter accepts, with when the issuer starts
@@ -199,6 +214,22 @@ func parseSyncState(body []byte) (*syncState, error) {
 					st.rev.disabled = map[string]struct{}{}
 				}
 				st.rev.disabled[e.Str] = struct{}{}
+				return true
+			})
+		case "secret_grace_ends":
+			if !v.IsArray() && v.Type != gjson.Null {
+				return fail("secret_grace_ends must be an array")
+			}
+			v.ForEach(func(_, e gjson.Result) bool {
+				id, at := e.Get("token_id"), e.Get("previous_secret_expires_at")
+				n, ok := unixField(at)
+				if !e.IsObject() || id.Type != gjson.String || id.Str == "" || !ok {
+					return fail("secret_grace_ends entries must be {token_id, previous_secret_expires_at}")
+				}
+				if st.rev.graceEnds == nil {
+					st.rev.graceEnds = map[string]int64{}
+				}
+				st.rev.graceEnds[id.Str] = n
 				return true
 			})
 		case "keys":

@@ -33,7 +33,13 @@ type syncBody struct {
 	SessionsNotBefore int64           `json:"sessions_not_before"`
 	RevokedTokens     []revokedToken  `json:"revoked_tokens"`
 	DisabledTokens    []string        `json:"disabled_tokens"`
+	SecretGraceEnds   []graceEnd      `json:"secret_grace_ends,omitempty"`
 	Keys              []syncKeyAnswer `json:"keys"`
+}
+
+type graceEnd struct {
+	TokenID                 string `json:"token_id"`
+	PreviousSecretExpiresAt int64  `json:"previous_secret_expires_at"`
 }
 
 type revokedToken struct {
@@ -390,6 +396,48 @@ func TestCredentialCache(t *testing.T) {
 		if n, _ := host.GetCounterMetric(outcomeNames[outExchanged]); n != 1 {
 			t.Fatalf("exchanged = %d, want 1", n)
 		}
+	})
+}
+
+// TestCredentialCacheAfterSecretGrace: once a rotated token's previous secret
+// stops working, a session cached for the header pair before that time is not
+// served from the credential cache (it may have been exchanged with the old
+// secret): the pair is exchanged again. The session itself, as a cookie, and
+// sessions cached after the grace ended are unaffected.
+func TestCredentialCacheAfterSecretGrace(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host := startHost(t, vm, syncConfig)
+		now := time.Now().Unix()
+		old := sign(t, testKey, func(c *session.Claims) { c.TokenID = "tok-1"; c.IssuedAt = now - 100 })
+		id, callout := startExchange(t, host, credentialHeaders())
+		host.CallOnHttpCallResponse(callout.CalloutID, [][2]string{{":status", "200"}}, nil, issuerAnswer(t, old))
+		wantForwarded(t, host, id, host.GetCurrentHttpStreamAction(id), old)
+		host.CompleteHttpContext(id)
+
+		// Grace still running: the cached session is served.
+		st := baseSync("e1")
+		st.SecretGraceEnds = []graceEnd{{TokenID: "tok-1", PreviousSecretExpiresAt: now + 3600}}
+		syncOnce(t, host, st)
+		id, a := send(host, credentialHeaders())
+		wantForwarded(t, host, id, a, old)
+		host.CompleteHttpContext(id)
+
+		// Grace over: exchanged again, and the new session is cached.
+		st = baseSync("e2")
+		st.SecretGraceEnds = []graceEnd{{TokenID: "tok-1", PreviousSecretExpiresAt: now - 10}}
+		syncOnce(t, host, st)
+		id, callout = startExchange(t, host, credentialHeaders())
+		fresh := sign(t, testKey, func(c *session.Claims) { c.TokenID = "tok-1"; c.IssuedAt = now - 5; c.ID = "fresh" })
+		host.CallOnHttpCallResponse(callout.CalloutID, [][2]string{{":status", "200"}}, nil, issuerAnswer(t, fresh))
+		wantForwarded(t, host, id, host.GetCurrentHttpStreamAction(id), fresh)
+		host.CompleteHttpContext(id)
+		id, a = send(host, credentialHeaders())
+		wantForwarded(t, host, id, a, fresh)
+		host.CompleteHttpContext(id)
+
+		// The old session still works as a cookie: rotation does not revoke sessions.
+		id, a = send(host, get("/api", "cookie", "CF_Authorization="+old))
+		wantForwarded(t, host, id, a, old)
 	})
 }
 

@@ -224,11 +224,12 @@ func (s *Server) syncEntry(ctx context.Context, aud string, now time.Time) (*syn
 // syncContent is what the ETag covers: everything in the answer but etag
 // and generated_at.
 type syncContent struct {
-	AUD               string                   `json:"aud"`
-	SessionsNotBefore int64                    `json:"sessions_not_before"`
-	RevokedTokens     []apiv1.SyncRevokedToken `json:"revoked_tokens"`
-	DisabledTokens    []string                 `json:"disabled_tokens"`
-	Keys              []apiv1.SyncKey          `json:"keys"`
+	AUD               string                     `json:"aud"`
+	SessionsNotBefore int64                      `json:"sessions_not_before"`
+	RevokedTokens     []apiv1.SyncRevokedToken   `json:"revoked_tokens"`
+	DisabledTokens    []string                   `json:"disabled_tokens"`
+	SecretGraceEnds   []apiv1.SyncSecretGraceEnd `json:"secret_grace_ends"`
+	Keys              []apiv1.SyncKey            `json:"keys"`
 }
 
 // buildSync reads the app's sync state from storage. The epochs and the
@@ -256,13 +257,18 @@ func (s *Server) buildSync(ctx context.Context, aud string, now time.Time, te, a
 	if err != nil {
 		return nil, err
 	}
+	graceEnds, err := s.store.ListSecretGraceEnds(ctx, now.Add(-retention))
+	if err != nil {
+		return nil, err
+	}
 
 	validUntil := now.Add(syncRebuildAtLeast)
 	content := syncContent{
-		AUD:            app.AUD,
-		RevokedTokens:  make([]apiv1.SyncRevokedToken, 0, len(revoked)),
-		DisabledTokens: disabled,
-		Keys:           []apiv1.SyncKey{},
+		AUD:             app.AUD,
+		RevokedTokens:   make([]apiv1.SyncRevokedToken, 0, len(revoked)),
+		DisabledTokens:  disabled,
+		SecretGraceEnds: make([]apiv1.SyncSecretGraceEnd, 0, len(graceEnds)),
+		Keys:            []apiv1.SyncKey{},
 	}
 	if app.SessionsNotBefore != nil {
 		content.SessionsNotBefore = domain.CeilUnix(*app.SessionsNotBefore)
@@ -270,6 +276,16 @@ func (s *Server) buildSync(ctx context.Context, aud string, now time.Time, te, a
 	for _, rv := range revoked {
 		content.RevokedTokens = append(content.RevokedTokens, apiv1.SyncRevokedToken{TokenID: rv.TokenID, RevokedAt: rv.RevokedAt.Unix()})
 		if drop := rv.RevokedAt.Add(retention); drop.Before(validUntil) {
+			validUntil = drop
+		}
+	}
+	for _, g := range graceEnds {
+		// Rounded up: a session cached in the same second as the end is
+		// treated as cached before it, and exchanged again.
+		content.SecretGraceEnds = append(content.SecretGraceEnds, apiv1.SyncSecretGraceEnd{
+			TokenID: g.TokenID, PreviousSecretExpiresAt: domain.CeilUnix(g.EndsAt),
+		})
+		if drop := g.EndsAt.Add(retention); drop.Before(validUntil) {
 			validUntil = drop
 		}
 	}
@@ -298,6 +314,7 @@ func (s *Server) buildSync(ctx context.Context, aud string, now time.Time, te, a
 		SessionsNotBefore: content.SessionsNotBefore,
 		RevokedTokens:     content.RevokedTokens,
 		DisabledTokens:    content.DisabledTokens,
+		SecretGraceEnds:   content.SecretGraceEnds,
 		Keys:              content.Keys,
 	})
 	if err != nil {

@@ -72,14 +72,14 @@ func TestFilterSyncAnswer(t *testing.T) {
 	st := h.syncState(app.AUD, key)
 	want := apiv1.FilterSync{
 		ETag: st.ETag, GeneratedAt: h.clock().Unix(), SessionsNotBefore: 0,
-		RevokedTokens: []apiv1.SyncRevokedToken{}, DisabledTokens: []string{},
+		RevokedTokens: []apiv1.SyncRevokedToken{}, DisabledTokens: []string{}, SecretGraceEnds: []apiv1.SyncSecretGraceEnd{},
 		Keys: []apiv1.SyncKey{{KID: key.ID, Key: base64.RawURLEncoding.EncodeToString(key.Secret), ActivatesAt: h.clock().Unix()}},
 	}
 	if !sameJSON(t, st, want) {
 		t.Fatalf("sync state:\n got %+v\nwant %+v", st, want)
 	}
 	raw := h.poll(app.AUD, key, "").Body.String()
-	for _, field := range []string{`"revoked_tokens":[]`, `"disabled_tokens":[]`} {
+	for _, field := range []string{`"revoked_tokens":[]`, `"disabled_tokens":[]`, `"secret_grace_ends":[]`} {
 		if !strings.Contains(raw, field) {
 			t.Fatalf("body %s lacks %s (want [] not null)", raw, field)
 		}
@@ -228,9 +228,18 @@ func TestFilterSyncFollowsEveryChange(t *testing.T) {
 
 	h.call(request{method: "PATCH", path: "/v1/service-tokens/" + tok.ID, body: `{"name":"ci-renamed"}`}, 200, nil)
 	h.call(request{method: "POST", path: "/v1/service-tokens/" + tok.ID + "/refresh"}, 200, nil)
-	h.call(request{method: "POST", path: "/v1/service-tokens/" + rotated.ID + "/rotate", body: `{"grace":"1h"}`}, 200, nil)
 	h.createToken("newcomer", "")
-	unchanged("rename, refresh, rotate with grace, create")
+	unchanged("rename, refresh, create")
+
+	// A rotation with grace: filters must learn when the old secret stops,
+	// to stop serving sessions they cached for the header pair before then.
+	graceEnd := h.clock().Add(time.Hour)
+	h.call(request{method: "POST", path: "/v1/service-tokens/" + rotated.ID + "/rotate", body: `{"grace":"1h"}`}, 200, nil)
+	st = changed("rotate with grace", func(s apiv1.FilterSync) bool {
+		return len(s.SecretGraceEnds) == 1 && s.SecretGraceEnds[0] == apiv1.SyncSecretGraceEnd{
+			TokenID: rotated.ID, PreviousSecretExpiresAt: domain.CeilUnix(graceEnd),
+		} && len(s.RevokedTokens) == 0
+	})
 
 	h.call(request{method: "PATCH", path: "/v1/service-tokens/" + tok.ID, body: `{"enabled":false}`}, 200, nil)
 	st = changed("disable", func(s apiv1.FilterSync) bool { return len(s.DisabledTokens) == 1 && s.DisabledTokens[0] == tok.ID })

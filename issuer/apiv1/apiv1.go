@@ -256,8 +256,19 @@ type FilterSync struct {
 	RevokedTokens []SyncRevokedToken `json:"revoked_tokens"`
 	// DisabledTokens: every session of these tokens is invalid while listed.
 	DisabledTokens []string `json:"disabled_tokens"`
+	// SecretGraceEnds: when rotated tokens' previous secrets stop working;
+	// from then on a filter must not serve, from its credential cache, a
+	// session of that token it cached (iat) before that time.
+	SecretGraceEnds []SyncSecretGraceEnd `json:"secret_grace_ends"`
 	// Keys are every published key of the application.
 	Keys []SyncKey `json:"keys"`
+}
+
+// SyncSecretGraceEnd: the token's previous secret stops working at
+// PreviousSecretExpiresAt (Unix seconds, rounded up).
+type SyncSecretGraceEnd struct {
+	TokenID                 string `json:"token_id"`
+	PreviousSecretExpiresAt int64  `json:"previous_secret_expires_at"`
 }
 
 // SyncRevokedToken is a token deleted, or rotated without grace, at RevokedAt (Unix seconds).

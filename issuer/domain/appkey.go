@@ -181,6 +181,15 @@ type TokenRevocation struct {
 	RevokedAt time.Time
 }
 
+// SecretGraceEnd says that a service token's previous secret, kept working
+// for a rotation's grace period, stops working at EndsAt. Filters use it to
+// stop serving, after EndsAt, sessions they cached for the token's header
+// pair before EndsAt: those may have been exchanged with the old secret.
+type SecretGraceEnd struct {
+	TokenID string
+	EndsAt  time.Time
+}
+
 // RevocationRetention is how long revocations matter for an app: after its
 // session duration and KeyRetireSkew, every session they revoke has expired.
 func RevocationRetention(app App) time.Duration { return app.SessionDuration + KeyRetireSkew }

@@ -102,7 +102,8 @@ type Storage interface {
 //   - DeleteToken records a revocation of the token (ListRevokedTokens) at
 //     its SessionsRevokedAt, or at the backend's current time when unset.
 //   - The sync generation (SyncGeneration) grows with every change filters
-//     must learn about: a token's Enabled or SessionsRevokedAt changing, a
+//     must learn about: a token's Enabled, SessionsRevokedAt or
+//     PreviousSecretExpiresAt changing, a
 //     token deleted, an app's SessionsNotBefore, SessionDuration, AUD or
 //     KeyVersion changing, an app deleted, its keys changing.
 type SyncStorage interface {
@@ -120,6 +121,10 @@ type SyncStorage interface {
 	// SessionsRevokedAt set, and deleted tokens) at or after since, by
 	// token id.
 	ListRevokedTokens(ctx context.Context, since time.Time) ([]domain.TokenRevocation, error)
+	// ListSecretGraceEnds returns, by token id, the tokens whose previous
+	// secret (kept for a rotation's grace period) stops or stopped working
+	// at or after since.
+	ListSecretGraceEnds(ctx context.Context, since time.Time) ([]domain.SecretGraceEnd, error)
 	// ListDisabledTokenIDs returns the ids of disabled tokens, sorted.
 	ListDisabledTokenIDs(ctx context.Context) ([]string, error)
 	// DeleteTokenRevocationsBefore forgets deleted tokens' revocations older

@@ -50,6 +50,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"AppKeys", testAppKeys},
 		{"SyncGeneration", testSyncGeneration},
 		{"Revocations", testRevocations},
+		{"SecretGraceEnds", testSecretGraceEnds},
 		{"AppendAudits", testAppendAudits},
 	}
 	for _, tc := range tests {

@@ -119,6 +119,10 @@ func testSyncGeneration(t *testing.T, s storage.Storage) {
 	grows("enable token", updateToken(func(t *domain.Token) { t.Enabled = true }))
 	grows("revoke token sessions", updateToken(func(t *domain.Token) { t.SessionsRevokedAt = ptr(at(time.Minute)) }))
 	grows("revoke token sessions again", updateToken(func(t *domain.Token) { t.SessionsRevokedAt = ptr(at(time.Hour)) }))
+	grows("rotate with grace", updateToken(func(t *domain.Token) {
+		t.PreviousSecretHash, t.PreviousSecretExpiresAt = t.SecretHash, ptr(at(time.Hour))
+	}))
+	grows("end grace", updateToken(func(t *domain.Token) { t.PreviousSecretHash, t.PreviousSecretExpiresAt = nil, nil }))
 	grows("delete token", func() error { return s.DeleteToken(ctx, tok.ID) })
 	grows("revoke app sessions", updateApp(func(a *domain.App) { a.SessionsNotBefore = ptr(at(time.Minute)) }))
 	grows("change session duration", updateApp(func(a *domain.App) { a.SessionDuration = time.Hour }))
@@ -215,6 +219,35 @@ func testRevocations(t *testing.T, s storage.Storage) {
 	list, err = s.ListRevokedTokens(ctx, epoch)
 	mustNil(t, err, "list after prune")
 	mustEqual(t, list, []domain.TokenRevocation{{TokenID: rotated.ID, RevokedAt: at(time.Hour)}}, "revocations after prune")
+}
+
+func testSecretGraceEnds(t *testing.T, s storage.Storage) {
+	ctx := context.Background()
+	list, err := s.ListSecretGraceEnds(ctx, time.Unix(0, 0))
+	mustNil(t, err, "list none")
+	if list == nil || len(list) != 0 {
+		t.Fatalf("grace ends of an empty store %#v, want an empty non-nil slice", list)
+	}
+	early, late, plain := newToken("early"), newToken("late"), newToken("plain")
+	early.PreviousSecretHash, early.PreviousSecretExpiresAt = []byte("previous-early"), ptr(at(time.Hour))
+	late.PreviousSecretHash, late.PreviousSecretExpiresAt = []byte("previous-late"), ptr(at(3*time.Hour))
+	for _, tok := range []domain.Token{early, late, plain} {
+		mustNil(t, s.CreateToken(ctx, tok), "create "+tok.Name)
+	}
+	want := []domain.SecretGraceEnd{{TokenID: early.ID, EndsAt: at(time.Hour)}, {TokenID: late.ID, EndsAt: at(3 * time.Hour)}}
+	sort.Slice(want, func(i, j int) bool { return want[i].TokenID < want[j].TokenID })
+	list, err = s.ListSecretGraceEnds(ctx, time.Unix(0, 0))
+	mustNil(t, err, "list all")
+	mustEqual(t, list, want, "grace ends")
+
+	list, err = s.ListSecretGraceEnds(ctx, at(2*time.Hour))
+	mustNil(t, err, "list recent")
+	mustEqual(t, list, []domain.SecretGraceEnd{{TokenID: late.ID, EndsAt: at(3 * time.Hour)}}, "grace ends since 2h")
+
+	mustNil(t, s.DeleteToken(ctx, late.ID), "delete late")
+	list, err = s.ListSecretGraceEnds(ctx, at(2*time.Hour))
+	mustNil(t, err, "list after delete")
+	mustEqual(t, list, []domain.SecretGraceEnd{}, "grace ends after the token is deleted")
 }
 
 func testAppendAudits(t *testing.T, s storage.Storage) {

@@ -179,6 +179,29 @@ func (d *DB) ListRevokedTokens(ctx context.Context, since time.Time) ([]domain.T
 	return out, mapErr(rows.Err())
 }
 
+// ListSecretGraceEnds implements storage.Storage.
+func (d *DB) ListSecretGraceEnds(ctx context.Context, since time.Time) ([]domain.SecretGraceEnd, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT id, previous_secret_expires_at FROM service_tokens
+		WHERE previous_secret_expires_at >= ? ORDER BY id`, toNS(since))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := []domain.SecretGraceEnd{}
+	for rows.Next() {
+		var (
+			g  domain.SecretGraceEnd
+			ns int64
+		)
+		if err := rows.Scan(&g.TokenID, &ns); err != nil {
+			return nil, mapErr(err)
+		}
+		g.EndsAt = fromNS(ns)
+		out = append(out, g)
+	}
+	return out, mapErr(rows.Err())
+}
+
 // ListDisabledTokenIDs implements storage.Storage.
 func (d *DB) ListDisabledTokenIDs(ctx context.Context) ([]string, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT id FROM service_tokens WHERE enabled = 0 ORDER BY id`)
