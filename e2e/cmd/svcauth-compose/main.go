@@ -17,7 +17,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -113,12 +112,6 @@ func (c composer) output(ctx context.Context, args ...string) (string, error) {
 	return strings.TrimSpace(string(b)), err
 }
 
-// demoState is what the first run created, so later runs reuse it.
-type demoState struct {
-	App   stack.App   `json:"app"`
-	Token stack.Token `json:"token"`
-}
-
 func up(ctx context.Context, c composer, binDir, stateDir string, out io.Writer) error {
 	if _, err := os.Stat(filepath.Join(binDir, stack.WasmFile)); err != nil {
 		return fmt.Errorf("no %s: run make build first", filepath.Join(binDir, stack.WasmFile))
@@ -152,7 +145,7 @@ func up(ctx context.Context, c composer, binDir, stateDir string, out io.Writer)
 	}
 	issuer := stack.ExistingIssuer(issuerURL, strings.TrimSpace(string(key)), binDir)
 
-	demo, err := loadOrCreateDemo(ctx, issuer, filepath.Join(stateDir, "demo.json"))
+	demo, err := stack.LoadOrCreateDemo(ctx, issuer, filepath.Join(stateDir, "demo.json"))
 	if err != nil {
 		return err
 	}
@@ -196,7 +189,7 @@ func up(ctx context.Context, c composer, binDir, stateDir string, out io.Writer)
 		_ = c.run(context.Background(), nil, "logs", "--tail", "50", "envoy")
 		return fmt.Errorf("Envoy is not ready: %w", err)
 	}
-	cookie, err := exchangeOnce(ctx, demo.Token)
+	cookie, err := stack.ExchangeOnce(ctx, proxyURL, demo.Token)
 	if err != nil {
 		_ = c.run(context.Background(), nil, "logs", "--tail", "50", "envoy")
 		return fmt.Errorf("the first request through Envoy failed: %w", err)
@@ -226,56 +219,7 @@ func waitOK(ctx context.Context, url string, d time.Duration) error {
 	}
 }
 
-func loadOrCreateDemo(ctx context.Context, issuer *stack.Issuer, path string) (demoState, error) {
-	var d demoState
-	if b, err := os.ReadFile(path); err == nil {
-		if err := json.Unmarshal(b, &d); err != nil {
-			return d, fmt.Errorf("%s is damaged (delete it to start over): %w", path, err)
-		}
-		if issuer.CLI(ctx, nil, "apps", "get", d.App.ID) == nil {
-			return d, nil
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return d, err
-	}
-	var err error
-	if d.App, err = issuer.CreateApp(ctx, "demo", "localhost"); err != nil {
-		return d, err
-	}
-	if err = issuer.AdmitServiceTokens(ctx, d.App.ID, "any_valid_service_token"); err != nil {
-		return d, err
-	}
-	if d.Token, err = issuer.CreateToken(ctx, "demo-client"); err != nil {
-		return d, err
-	}
-	b, _ := json.MarshalIndent(d, "", "  ")
-	return d, os.WriteFile(path, b, 0o600)
-}
-
-// exchangeOnce sends the demo credentials through Envoy and returns the
-// session cookie the filter set.
-func exchangeOnce(ctx context.Context, t stack.Token) (string, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, proxyURL+"/", nil)
-	req.Header.Set("CF-Access-Client-Id", t.ClientID)
-	req.Header.Set("CF-Access-Client-Secret", t.ClientSecret)
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return "", fmt.Errorf("status %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
-	}
-	for _, c := range resp.Cookies() {
-		if c.Name == "CF_Authorization" {
-			return c.Value, nil
-		}
-	}
-	return "", errors.New("no CF_Authorization cookie in the answer")
-}
-
-func printNextSteps(out io.Writer, issuer *stack.Issuer, d demoState, cookie, stateDir string) {
+func printNextSteps(out io.Writer, issuer *stack.Issuer, d stack.Demo, cookie, stateDir string) {
 	fmt.Fprintf(out, `
 svcauth is running in Docker with real Envoy.
 

@@ -7,8 +7,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,9 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
-	"time"
 
 	"github.com/svcauth/svcauth/e2e/stack"
 )
@@ -31,12 +27,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "svcauth-local:", err)
 		os.Exit(1)
 	}
-}
-
-// demoState is what the first run created, so later runs reuse it.
-type demoState struct {
-	App   stack.App   `json:"app"`
-	Token stack.Token `json:"token"`
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -64,7 +54,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer issuer.Stop()
 
-	demo, err := loadOrCreateDemo(ctx, issuer, filepath.Join(*stateDir, "demo.json"))
+	demo, err := stack.LoadOrCreateDemo(ctx, issuer, filepath.Join(*stateDir, "demo.json"))
 	if err != nil {
 		return err
 	}
@@ -96,7 +86,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer proxy.Stop()
 
-	cookie, err := exchangeOnce(ctx, proxy.URL, demo.Token)
+	cookie, err := stack.ExchangeOnce(ctx, proxy.URL, demo.Token)
 	if err != nil {
 		return fmt.Errorf("first request through the proxy failed: %w (logs in %s)", err, *stateDir)
 	}
@@ -106,56 +96,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
-func loadOrCreateDemo(ctx context.Context, issuer *stack.Issuer, path string) (demoState, error) {
-	var d demoState
-	if b, err := os.ReadFile(path); err == nil {
-		if err := json.Unmarshal(b, &d); err != nil {
-			return d, fmt.Errorf("%s is damaged (delete the state dir to start over): %w", path, err)
-		}
-		if issuer.CLI(ctx, nil, "apps", "get", d.App.ID) == nil {
-			return d, nil
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return d, err
-	}
-	var err error
-	if d.App, err = issuer.CreateApp(ctx, "demo", "localhost"); err != nil {
-		return d, err
-	}
-	if err = issuer.AdmitServiceTokens(ctx, d.App.ID, "any_valid_service_token"); err != nil {
-		return d, err
-	}
-	if d.Token, err = issuer.CreateToken(ctx, "demo-client"); err != nil {
-		return d, err
-	}
-	b, _ := json.MarshalIndent(d, "", "  ")
-	return d, os.WriteFile(path, b, 0o600)
-}
-
-// exchangeOnce sends the demo credentials through the proxy and returns the
-// session cookie the filter set.
-func exchangeOnce(ctx context.Context, proxyURL string, t stack.Token) (string, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, proxyURL+"/", nil)
-	req.Header.Set("CF-Access-Client-Id", t.ClientID)
-	req.Header.Set("CF-Access-Client-Secret", t.ClientSecret)
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return "", fmt.Errorf("status %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
-	}
-	for _, c := range resp.Cookies() {
-		if c.Name == "CF_Authorization" {
-			return c.Value, nil
-		}
-	}
-	return "", errors.New("the response set no CF_Authorization cookie")
-}
-
-func printNextSteps(out io.Writer, issuer *stack.Issuer, proxy *stack.DevProxy, d demoState, cookie, stateDir string) {
+func printNextSteps(out io.Writer, issuer *stack.Issuer, proxy *stack.DevProxy, d stack.Demo, cookie, stateDir string) {
 	fmt.Fprintf(out, `
 svcauth is running (local development setup; production runs the filter in Envoy).
 
