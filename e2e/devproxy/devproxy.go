@@ -38,7 +38,11 @@
 //     remove and replace act on the first pair only, and add appends the
 //     value to the first existing pair with no separator. A plugin that
 //     behaves in Envoy may look wrong here when a client repeats a header
-//     it removes or adds; never the other way round for removal.
+//     it removes or adds; never the other way round for removal. For
+//     set-cookie, which plugins add (svcauth's session cookie) while
+//     upstreams send their own, the proxy keeps the upstream's cookies out
+//     of the emulator and sends them beside the plugin's: the plugin's
+//     response-headers callback does not see the upstream's cookies.
 //   - Callout ids are numbered len(outstanding) by the emulator: overlapping
 //     callouts work as long as each callout callback dispatches at most one
 //     new callout (see settle); a reused id is reported in the log.
@@ -573,7 +577,11 @@ func (s *stream) forward(headers [][2]string) {
 	}
 	defer resp.Body.Close()
 
-	respHeaders := responseHeaders(resp)
+	// The upstream's Set-Cookie headers are kept out of the emulator: its
+	// header map appends a value added under an existing name onto the first
+	// one (no separator), so a cookie the plugin adds would be glued onto the
+	// upstream's first cookie. Envoy keeps them apart; so does this proxy.
+	respHeaders, upstreamCookies := splitSetCookie(responseHeaders(resp))
 	endOfStream := resp.ContentLength == 0 || s.r.Method == http.MethodHead ||
 		resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified
 	var out [][2]string
@@ -591,7 +599,7 @@ func (s *stream) forward(headers [][2]string) {
 		if s.p.host.GetCurrentHttpStreamAction(s.id) != types.ActionContinue {
 			return errStalled
 		}
-		out = cloneHeaders(s.p.host.GetCurrentResponseHeaders(s.id))
+		out = append(upstreamCookies, cloneHeaders(s.p.host.GetCurrentResponseHeaders(s.id))...)
 		return nil
 	})
 	switch {

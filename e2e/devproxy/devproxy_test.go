@@ -39,7 +39,7 @@ func TestContinueReachesUpstreamWithMutatedHeaders(t *testing.T) {
 	if got := resp.Header.Get("X-Upstream"); got != "yes" {
 		t.Errorf("x-upstream = %q", got)
 	}
-	if got := resp.Header.Values("Set-Cookie"); !slices.Equal(got, []string{"a=1", "b=2"}) {
+	if got := resp.Header.Values("Set-Cookie"); !slices.Equal(got, []string{"a=1", "b=2", "plugin=1"}) {
 		t.Errorf("set-cookie = %q", got)
 	}
 	seen := up.last(t)

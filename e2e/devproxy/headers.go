@@ -64,6 +64,19 @@ func responseHeaders(resp *http.Response) [][2]string {
 	return out
 }
 
+// splitSetCookie returns hs without its set-cookie pairs, and those pairs.
+func splitSetCookie(hs [][2]string) (rest, cookies [][2]string) {
+	rest = hs[:0:0]
+	for _, kv := range hs {
+		if kv[0] == "set-cookie" {
+			cookies = append(cookies, kv)
+		} else {
+			rest = append(rest, kv)
+		}
+	}
+	return rest, cookies
+}
+
 // appendHeaderMap appends h as lower-case pairs in name order, skipping
 // connection-specific headers and those named by Connection.
 func appendHeaderMap(out [][2]string, h http.Header, skip map[string]bool) [][2]string {

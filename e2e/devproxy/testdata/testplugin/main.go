@@ -235,6 +235,9 @@ func (h *httpContext) fanout(cluster string) types.Action {
 
 func (h *httpContext) OnHttpResponseHeaders(int, bool) types.Action {
 	_ = proxywasm.AddHttpResponseHeader("x-plugin-response", "yes")
+	// A cookie of its own, as svcauth sets its session cookie: it must reach
+	// the client beside the upstream's cookies, not glued onto them.
+	_ = proxywasm.AddHttpResponseHeader("set-cookie", "plugin=1")
 	_ = proxywasm.AddHttpResponseHeader("x-ticks", strconv.Itoa(h.plugin.ticks))
 	_ = proxywasm.AddHttpResponseHeader("x-tick-callouts", strconv.Itoa(h.plugin.tickCallouts))
 	return types.ActionContinue
