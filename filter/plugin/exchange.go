@@ -7,6 +7,7 @@ import (
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+	"github.com/svcauth/svcauth/filter/jsonstr"
 	"github.com/tidwall/gjson"
 )
 
@@ -59,38 +60,20 @@ func (h *httpContext) exchange(r *requestHeaders, id, secret string) types.Actio
 // appendExchangeBody appends the JSON body of POST /v1/exchange.
 func appendExchangeBody(b []byte, id, secret, aud, sourceIP, requestID string) []byte {
 	b = append(b, `{"client_id":`...)
-	b = appendJSONString(b, id)
+	b = jsonstr.Append(b, id)
 	b = append(b, `,"client_secret":`...)
-	b = appendJSONString(b, secret)
+	b = jsonstr.Append(b, secret)
 	b = append(b, `,"aud":`...)
-	b = appendJSONString(b, aud)
+	b = jsonstr.Append(b, aud)
 	if sourceIP != "" {
 		b = append(b, `,"source_ip":`...)
-		b = appendJSONString(b, sourceIP)
+		b = jsonstr.Append(b, sourceIP)
 	}
 	if requestID != "" {
 		b = append(b, `,"request_id":`...)
-		b = appendJSONString(b, requestID)
+		b = jsonstr.Append(b, requestID)
 	}
 	return append(b, '}')
-}
-
-// appendJSONString appends s as a JSON string. Callers pass ASCII, but every
-// byte that JSON does not allow raw is escaped anyway.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20 || c >= 0x7f:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
 }
 
 // sourceIP returns the downstream address without its port, or "" when the

@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"strconv"
+
+	"github.com/svcauth/svcauth/filter/jsonstr"
 )
 
 var b64 = base64.RawURLEncoding
@@ -21,16 +23,16 @@ func Sign(key Key, c Claims) (string, error) {
 	}
 	header := make([]byte, 0, 64)
 	header = append(header, `{"alg":"HS256","kid":`...)
-	header = appendJSONString(header, key.ID)
+	header = jsonstr.Append(header, key.ID)
 	header = append(header, `,"typ":"JWT"}`...)
 
 	payload := make([]byte, 0, 384)
 	payload = append(payload, `{"type":`...)
-	payload = appendJSONString(payload, c.Type)
+	payload = jsonstr.Append(payload, c.Type)
 	payload = append(payload, `,"aud":[`...)
-	payload = appendJSONString(payload, c.Audience)
+	payload = jsonstr.Append(payload, c.Audience)
 	payload = append(payload, `],"iss":`...)
-	payload = appendJSONString(payload, c.Issuer)
+	payload = jsonstr.Append(payload, c.Issuer)
 	payload = append(payload, `,"iat":`...)
 	payload = strconv.AppendInt(payload, c.IssuedAt, 10)
 	payload = append(payload, `,"nbf":`...)
@@ -38,13 +40,13 @@ func Sign(key Key, c Claims) (string, error) {
 	payload = append(payload, `,"exp":`...)
 	payload = strconv.AppendInt(payload, c.ExpiresAt, 10)
 	payload = append(payload, `,"common_name":`...)
-	payload = appendJSONString(payload, c.CommonName)
+	payload = jsonstr.Append(payload, c.CommonName)
 	payload = append(payload, `,"sub":`...)
-	payload = appendJSONString(payload, c.Subject)
+	payload = jsonstr.Append(payload, c.Subject)
 	payload = append(payload, `,"jti":`...)
-	payload = appendJSONString(payload, c.ID)
+	payload = jsonstr.Append(payload, c.ID)
 	payload = append(payload, `,"token_id":`...)
-	payload = appendJSONString(payload, c.TokenID)
+	payload = jsonstr.Append(payload, c.TokenID)
 	payload = append(payload, '}')
 
 	out := make([]byte, 0, b64.EncodedLen(len(header))+b64.EncodedLen(len(payload))+2+b64.EncodedLen(sha256.Size))
@@ -59,24 +61,4 @@ func Sign(key Key, c Claims) (string, error) {
 		return "", errors.New("session: claims too long for a session token")
 	}
 	return string(out), nil
-}
-
-// appendJSONString appends s as a JSON string literal. The values svcauth puts
-// in claims are ASCII ids and URLs, but escaping is complete so that no
-// operator-supplied issuer URL can break the document.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
 }
