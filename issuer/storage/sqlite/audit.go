@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/svcauth/svcauth/issuer/domain"
@@ -38,43 +37,28 @@ func (d *DB) AppendAudit(ctx context.Context, e domain.AuditEvent) (domain.Audit
 
 // ListAudit implements storage.Storage.
 func (d *DB) ListAudit(ctx context.Context, f storage.AuditFilter) ([]domain.AuditEvent, error) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, arg any) {
-		where = append(where, cond)
-		args = append(args, arg)
-	}
+	var lq listQuery
 	if f.TokenID != "" {
-		add("token_id = ?", f.TokenID)
+		lq.add("token_id = ?", f.TokenID)
 	}
 	if f.AppID != "" {
-		add("app_id = ?", f.AppID)
+		lq.add("app_id = ?", f.AppID)
 	}
 	if f.Event != "" {
-		add("event = ?", f.Event)
+		lq.add("event = ?", f.Event)
 	}
 	if !f.Since.IsZero() {
-		add("time >= ?", toNS(f.Since))
+		lq.add("time >= ?", toNS(f.Since))
 	}
 	if !f.Until.IsZero() {
-		add("time < ?", toNS(f.Until))
+		lq.add("time < ?", toNS(f.Until))
 	}
 	if f.BeforeID > 0 {
 		// After that event in the listing order. When it is gone (retention
 		// deleted it, and everything older), nothing follows.
-		add("(time, id) < (SELECT time, id FROM audit_events WHERE id = ?)", f.BeforeID)
+		lq.add("(time, id) < (SELECT time, id FROM audit_events WHERE id = ?)", f.BeforeID)
 	}
-	q := `SELECT ` + auditColumns + ` FROM audit_events`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY time DESC, id DESC"
-	if f.Limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, f.Limit)
-	}
+	q, args := lq.build(auditColumns+" FROM audit_events", "time DESC, id DESC", f.Limit)
 	rows, err := d.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, mapErr(err)

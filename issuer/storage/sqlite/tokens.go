@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"strings"
 	"time"
 
 	"github.com/svcauth/svcauth/issuer/domain"
@@ -69,27 +68,14 @@ func (d *DB) GetTokenByClientID(ctx context.Context, clientID string) (domain.To
 
 // ListTokens implements storage.Storage.
 func (d *DB) ListTokens(ctx context.Context, f storage.TokenFilter) ([]domain.Token, error) {
-	var (
-		where []string
-		args  []any
-	)
+	var lq listQuery
 	if f.Name != "" {
-		where = append(where, "name = ?")
-		args = append(args, f.Name)
+		lq.add("name = ?", f.Name)
 	}
 	if f.After != "" {
-		where = append(where, "name > ?")
-		args = append(args, f.After)
+		lq.add("name > ?", f.After)
 	}
-	q := `SELECT ` + tokenColumns + ` FROM service_tokens`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY name"
-	if f.Limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, f.Limit)
-	}
+	q, args := lq.build(tokenColumns+" FROM service_tokens", "name", f.Limit)
 	rows, err := d.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, mapErr(err)
