@@ -62,6 +62,21 @@ func (p *process) stop() {
 
 // waitHTTP polls url until it answers 200, the process exits, or ctx ends.
 func (p *process) waitHTTP(ctx context.Context, url string) error {
+	err := WaitOK(ctx, url, p.done)
+	select {
+	case <-p.done:
+		return fmt.Errorf("%s exited before it was ready (%v); output:\n%s", p.name, p.err, p.Output())
+	default:
+	}
+	if err != nil {
+		return fmt.Errorf("%s not ready: %w; output:\n%s", p.name, err, p.Output())
+	}
+	return nil
+}
+
+// WaitOK polls url until it answers 200, ctx ends, or stop (when not nil) is
+// closed — the process behind url exited. The error names the last answer.
+func WaitOK(ctx context.Context, url string, stop <-chan struct{}) error {
 	client := &http.Client{Timeout: time.Second}
 	for {
 		resp, err := client.Get(url)
@@ -70,12 +85,13 @@ func (p *process) waitHTTP(ctx context.Context, url string) error {
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
 		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited before it was ready (%v); output:\n%s", p.name, p.err, p.Output())
+		case <-stop:
+			return fmt.Errorf("%s: gave up, the server exited (last: %v)", url, err)
 		case <-ctx.Done():
-			return fmt.Errorf("%s not ready at %s: %w; output:\n%s", p.name, url, ctx.Err(), p.Output())
+			return fmt.Errorf("%s: %w (last: %v)", url, ctx.Err(), err)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

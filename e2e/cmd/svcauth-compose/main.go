@@ -21,7 +21,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -123,7 +122,9 @@ func up(ctx context.Context, c composer, binDir, stateDir string, out io.Writer)
 	if err := c.run(ctx, nil, "up", "--detach", "--build", "issuer", "upstream"); err != nil {
 		return err
 	}
-	if err := waitOK(ctx, issuerURL+"/readyz", time.Minute); err != nil {
+	rctx, rcancel := context.WithTimeout(ctx, time.Minute)
+	defer rcancel()
+	if err := stack.WaitOK(rctx, issuerURL+"/readyz", nil); err != nil {
 		return fmt.Errorf("the issuer is not ready: %w", err)
 	}
 
@@ -196,27 +197,6 @@ func up(ctx context.Context, c composer, binDir, stateDir string, out io.Writer)
 	}
 	printNextSteps(out, issuer, demo, cookie, stateDir)
 	return nil
-}
-
-func waitOK(ctx context.Context, url string, d time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
-	for {
-		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("status %d", resp.StatusCode)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %v", url, err)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
 }
 
 func printNextSteps(out io.Writer, issuer *stack.Issuer, d stack.Demo, cookie, stateDir string) {
