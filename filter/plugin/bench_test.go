@@ -95,7 +95,7 @@ func BenchmarkNoCredentials(b *testing.B) {
 
 // (d') a 401 without a callout: a secret whose checksum is wrong.
 func BenchmarkMalformedSecret(b *testing.B) {
-	headers := benchHeaders("cf-access-client-id", testClientID, "cf-access-client-secret", testSecret[:len(testSecret)-1]+"x")
+	headers := benchHeaders("cf-access-client-id", testClientID, "cf-access-client-secret", mistyped(testSecret))
 	benchVMs(b, testConfig(), constHeaders(headers), types.ActionPause)
 }
 

@@ -42,3 +42,15 @@ func testConfig(kv ...any) string {
 var exchangeConfig = testConfig(
 	"issuer", map[string]any{"cluster": "issuer_cluster", "authority": "issuer.internal", "exchange_path": "/v1/exchange", "timeout_ms": 1500},
 	"json_credentials_header", "x-svcauth-credentials")
+
+// mistyped returns secret with its last character changed to another one,
+// which the checksum catches. (Appending a fixed character instead fails one
+// run in 62: when the secret already ends with it, nothing changes.)
+func mistyped(secret string) string {
+	last := secret[len(secret)-1]
+	c := byte('x')
+	if last == c {
+		c = 'y'
+	}
+	return secret[:len(secret)-1] + string(c)
+}

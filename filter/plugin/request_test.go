@@ -122,7 +122,7 @@ func TestCredentialProblems(t *testing.T) {
 			{"both styles", get("/api", "cf-access-client-id", testClientID, "cf-access-client-secret", testSecret,
 				"x-svcauth-credentials", jsonCreds), "conflicting_credentials"},
 			{"json and a lone secret", get("/api", "cf-access-client-secret", testSecret, "x-svcauth-credentials", jsonCreds), "conflicting_credentials"},
-			{"malformed secret", get("/api", "cf-access-client-id", testClientID, "cf-access-client-secret", testSecret[:len(testSecret)-1]+"x"), "malformed_credentials"},
+			{"malformed secret", get("/api", "cf-access-client-id", testClientID, "cf-access-client-secret", mistyped(testSecret)), "malformed_credentials"},
 			{"random secret", get("/api", "cf-access-client-id", testClientID, "cf-access-client-secret", "hunter2"), "malformed_credentials"},
 			{"malformed id", get("/api", "cf-access-client-id", "someone", "cf-access-client-secret", testSecret), "malformed_credentials"},
 			{"upper-case id", get("/api", "cf-access-client-id", strings.ToUpper(testClientID[:32])+".access", "cf-access-client-secret", testSecret), "malformed_credentials"},

@@ -307,7 +307,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	h.createPolicy(app.ID, domain.DecisionNonIdentity, []domain.Rule{domain.RuleAnyValidServiceToken()}, nil)
 	h.exchange(tok, app.AUD)
 	wrong := tok
-	wrong.ClientSecret = tok.ClientSecret[:len(tok.ClientSecret)-2] + "zz"
+	wrong.ClientSecret = mistyped(tok.ClientSecret)
 	h.exchange(wrong, app.AUD)
 	swapped := tok
 	swapped.ClientID = tok.ClientSecret

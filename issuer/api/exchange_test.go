@@ -137,7 +137,7 @@ func TestExchangeRefusals(t *testing.T) {
 	wrongSecret := ci
 	wrongSecret.ClientSecret = credential.NewSecret()
 	typo := ci
-	typo.ClientSecret = ci.ClientSecret[:len(ci.ClientSecret)-1] + "x"
+	typo.ClientSecret = mistyped(ci.ClientSecret)
 	secretAsID := apiv1.Token{ClientID: ci.ClientSecret, ClientSecret: ci.ClientSecret}
 
 	cases := []struct {

@@ -205,3 +205,14 @@ func decodeError(t *testing.T, rec *httptest.ResponseRecorder) apiv1.Error {
 	}
 	return e
 }
+
+// mistyped returns secret with its last character changed to another one.
+// (Appending a fixed character instead fails one run in 62: when the secret
+// already ends with it, nothing changes.)
+func mistyped(secret string) string {
+	c := byte('x')
+	if secret[len(secret)-1] == c {
+		c = 'y'
+	}
+	return secret[:len(secret)-1] + string(c)
+}

@@ -108,7 +108,7 @@ func TestNoSecretOrHashAnywhere(t *testing.T) {
 	client("another well-formed secret", wrong.ClientSecret)
 	exchange(wrong, 401)
 	typo := tok
-	typo.ClientSecret = tok.ClientSecret[:len(tok.ClientSecret)-1] + "x"
+	typo.ClientSecret = mistyped(tok.ClientSecret)
 	client("mistyped secret", typo.ClientSecret)
 	exchange(typo, 401)
 	swapped := tok
