@@ -22,12 +22,22 @@ import (
 	"github.com/tetratelabs/wazero/api"
 )
 
-// The benchmarks time the request-header phase of one request (plus its
-// stream-done callback), natively and on the compiled module under wazero,
-// through the same emulator; Baseline runs a filter that reads one header and
-// does nothing else, so (benchmark - Baseline) is svcauth's own cost.
-// Allocations counted are the host's and the emulator's (for the wasm runs
-// the module's own heap is invisible to the Go benchmark).
+// The benchmarks time one request: its header phase and its end, natively
+// and on the compiled module, on two hosts:
+//
+//   - "go" and "wasm": the SDK's emulator (proxytest), natively and with the
+//     module under wazero. Its host calls go through reflection and a native
+//     emulation of the host: several microseconds each.
+//   - "wasm-direct": the module under wazero with filter/internal/wasmhost, a
+//     minimal host whose ABI functions are plain Go functions over the
+//     module's memory (as a C++ host's are), with real WASI clocks (as
+//     Envoy's), driving every callback Envoy makes for a stream. This is the
+//     closer measure of what a request costs the module inside Envoy.
+//
+// Baseline runs a filter that reads one header and does nothing else, so
+// (benchmark - Baseline) on the same host is svcauth's own cost. Allocations
+// counted are the host's (for the wasm runs the module's own heap is
+// invisible to the Go benchmark).
 //
 //	go test -run '^$' -bench . -benchmem ./filter/plugin
 //
@@ -38,7 +48,7 @@ import (
 // (a) a cookie seen before: the session cache.
 func BenchmarkCachedCookie(b *testing.B) {
 	headers := benchHeaders("cookie", "_ga=GA1.1.1; CF_Authorization="+sign(b, testKey, nil)+"; theme=dark")
-	benchVMs(b, testConfig(), func(b *testing.B, host benchHost) [][2]string {
+	benchVMs(b, testConfig(), func(b *testing.B, host requestHost) [][2]string {
 		host.send(b, headers, types.ActionContinue) // first sight: verified, then cached
 		return headers
 	}, types.ActionContinue)
@@ -54,9 +64,9 @@ func BenchmarkNewCookie(b *testing.B) {
 		tokens[i] = benchHeaders("cookie", "_ga=GA1.1.1; CF_Authorization="+tok+"; theme=dark")
 	}
 	cfg := testConfig("session_cache_size", 16)
-	for _, vm := range benchTargets() {
-		b.Run(vm.name, func(b *testing.B) {
-			host := newBenchHost(b, vm.get(b), cfg)
+	for _, t := range filterTargets() {
+		b.Run(t.name, func(b *testing.B) {
+			host := t.host(b, cfg)
 			b.ReportAllocs()
 			cpu := cpuTime()
 			i := 0
@@ -72,18 +82,8 @@ func BenchmarkNewCookie(b *testing.B) {
 // (c) a header pair seen before: the credential cache.
 func BenchmarkCachedHeaderPair(b *testing.B) {
 	headers := benchHeaders("cf-access-client-id", testClientID, "cf-access-client-secret", testSecret)
-	benchVMs(b, exchangeConfig, func(b *testing.B, host benchHost) [][2]string {
-		id, action := send(host, headers)
-		callouts := host.GetCalloutAttributesFromContext(id)
-		if action != types.ActionPause || len(callouts) != 1 {
-			b.Fatalf("first request: action %v, %d callouts; want an exchange", action, len(callouts))
-		}
-		body := []byte(`{"jwt":"` + sign(b, testKey, nil) + `"}`)
-		host.CallOnHttpCallResponse(callouts[0].CalloutID, [][2]string{{":status", "200"}}, nil, body)
-		if a := host.GetCurrentHttpStreamAction(id); a != types.ActionContinue {
-			b.Fatalf("exchange not resumed: %v", a)
-		}
-		host.finish(id)
+	benchVMs(b, exchangeConfig, func(b *testing.B, host requestHost) [][2]string {
+		host.exchange(b, headers, sign(b, testKey, nil))
 		return headers
 	}, types.ActionContinue)
 }
@@ -101,49 +101,69 @@ func BenchmarkMalformedSecret(b *testing.B) {
 
 func BenchmarkBaseline(b *testing.B) {
 	headers := benchHeaders("cookie", "CF_Authorization="+sign(b, testKey, nil))
-	b.Run("go", func(b *testing.B) { benchRequests(b, &noopVM{}, "", constHeaders(headers), types.ActionContinue) })
-	b.Run("wasm", func(b *testing.B) {
-		benchRequests(b, noopModule.get(b), "", constHeaders(headers), types.ActionContinue)
-	})
+	for _, t := range targets(func() types.VMContext { return &noopVM{} }, noopModule) {
+		b.Run(t.name, func(b *testing.B) { benchRequests(b, t.host(b, ""), constHeaders(headers), types.ActionContinue) })
+	}
 }
 
 // BaselineHostCall is Baseline plus one host call per request (a read of an
-// absent header): the difference is what one host call costs here. Under
-// the SDK's emulator on wazero it is several microseconds (host functions
-// are dispatched by reflection), which dominates the cached paths below;
-// Envoy's host calls cost a small fraction of that.
+// absent header): the difference is what one host call costs on each host.
+// Under the SDK's emulator it is several microseconds (host functions are
+// dispatched by reflection), which dominates the cached paths there.
 func BenchmarkBaselineHostCall(b *testing.B) {
 	headers := benchHeaders("cookie", "CF_Authorization="+sign(b, testKey, nil))
-	b.Run("wasm", func(b *testing.B) {
-		benchRequests(b, noopModule.get(b), "extra-host-call", constHeaders(headers), types.ActionContinue)
-	})
+	for _, t := range targets(nil, noopModule) {
+		b.Run(t.name, func(b *testing.B) {
+			benchRequests(b, t.host(b, "extra-host-call"), constHeaders(headers), types.ActionContinue)
+		})
+	}
+}
+
+// requestHost is what the benchmarks drive: the SDK's emulator (with a
+// native VM or the module) or the direct host.
+type requestHost interface {
+	// send runs one request, which must end in want, and ends its stream.
+	send(b *testing.B, headers [][2]string, want types.Action)
+	// exchange runs one request that must call the issuer, answers the
+	// call with jwt, and ends the stream.
+	exchange(b *testing.B, headers [][2]string, jwt string)
 }
 
 type benchTarget struct {
 	name string
-	get  func(testing.TB) types.VMContext
+	host func(b *testing.B, config string) requestHost
 }
 
-func benchTargets() []benchTarget {
-	return []benchTarget{
-		{"go", func(testing.TB) types.VMContext { return NewVMContext() }},
-		{"wasm", filterModule.get},
+// targets are the hosts a plugin runs on: natively (when native is not nil)
+// and on the module, under the emulator and under the direct host.
+func targets(native func() types.VMContext, module *wasmModule) []benchTarget {
+	var out []benchTarget
+	if native != nil {
+		out = append(out, benchTarget{"go", func(b *testing.B, config string) requestHost { return newBenchHost(b, native(), config) }})
+	}
+	return append(out,
+		benchTarget{"wasm", func(b *testing.B, config string) requestHost { return newBenchHost(b, module.get(b), config) }},
+		benchTarget{"wasm-direct", func(b *testing.B, config string) requestHost {
+			return newDirectHost(b, module.binary(b), config)
+		}})
+}
+
+func filterTargets() []benchTarget {
+	return targets(func() types.VMContext { return NewVMContext() }, filterModule)
+}
+
+func benchVMs(b *testing.B, config string, setup func(*testing.B, requestHost) [][2]string, want types.Action) {
+	for _, t := range filterTargets() {
+		b.Run(t.name, func(b *testing.B) { benchRequests(b, t.host(b, config), setup, want) })
 	}
 }
 
-func benchVMs(b *testing.B, config string, setup func(*testing.B, benchHost) [][2]string, want types.Action) {
-	for _, t := range benchTargets() {
-		b.Run(t.name, func(b *testing.B) { benchRequests(b, t.get(b), config, setup, want) })
-	}
+func constHeaders(h [][2]string) func(*testing.B, requestHost) [][2]string {
+	return func(*testing.B, requestHost) [][2]string { return h }
 }
 
-func constHeaders(h [][2]string) func(*testing.B, benchHost) [][2]string {
-	return func(*testing.B, benchHost) [][2]string { return h }
-}
-
-// benchRequests times requests' header phase through a fresh emulator.
-func benchRequests(b *testing.B, vm types.VMContext, config string, setup func(*testing.B, benchHost) [][2]string, want types.Action) {
-	host := newBenchHost(b, vm, config)
+// benchRequests times requests through a fresh host.
+func benchRequests(b *testing.B, host requestHost, setup func(*testing.B, requestHost) [][2]string, want types.Action) {
 	headers := setup(b, host)
 	b.ReportAllocs()
 	cpu := cpuTime()
@@ -197,6 +217,19 @@ func (h benchHost) send(b *testing.B, headers [][2]string, want types.Action) {
 	h.finish(id)
 }
 
+func (h benchHost) exchange(b *testing.B, headers [][2]string, jwt string) {
+	id, action := send(h, headers)
+	callouts := h.GetCalloutAttributesFromContext(id)
+	if action != types.ActionPause || len(callouts) != 1 {
+		b.Fatalf("action %v, %d callouts; want an exchange", action, len(callouts))
+	}
+	h.CallOnHttpCallResponse(callouts[0].CalloutID, [][2]string{{":status", "200"}}, nil, []byte(`{"jwt":"`+jwt+`"}`))
+	if a := h.GetCurrentHttpStreamAction(id); a != types.ActionContinue {
+		b.Fatalf("exchange not resumed: %v", a)
+	}
+	h.finish(id)
+}
+
 func (h benchHost) finish(id uint32) {
 	h.CompleteHttpContext(id)
 	h.del(id)
@@ -245,10 +278,7 @@ func BenchmarkMemory(b *testing.B) {
 		fresh[i] = benchHeaders("cookie", "CF_Authorization="+tok)
 	}
 	pair := benchHeaders("cf-access-client-id", testClientID, "cf-access-client-secret", testSecret)
-	id, _ := send(host, pair)
-	callouts := host.GetCalloutAttributesFromContext(id)
-	host.CallOnHttpCallResponse(callouts[0].CalloutID, [][2]string{{":status", "200"}}, nil, []byte(`{"jwt":"`+sign(b, testKey, nil)+`"}`))
-	host.finish(id)
+	host.exchange(b, pair, sign(b, testKey, nil))
 	none := benchHeaders()
 
 	request := func(i int) {

@@ -40,7 +40,9 @@ import (
 // variable) and instantiate at most once.
 type wasmModule struct {
 	env, pkg string
-	once     sync.Once
+	once     sync.Once // loads bin
+	bin      []byte
+	vmOnce   sync.Once // compiles vm, only for the tests that use the emulator
 	vm       proxytest.WasmVMContext
 	err      error
 }
@@ -66,6 +68,23 @@ func TestMain(m *testing.M) {
 
 func (w *wasmModule) get(tb testing.TB) types.VMContext {
 	tb.Helper()
+	w.load(tb)
+	w.vmOnce.Do(func() { w.vm, w.err = proxytest.NewWasmVMContext(w.bin) })
+	if w.err != nil {
+		tb.Fatalf("wasm module %s: %v", w.pkg, w.err)
+	}
+	return w.vm
+}
+
+// binary returns the module's bytes (for hosts other than the emulator).
+func (w *wasmModule) binary(tb testing.TB) []byte {
+	tb.Helper()
+	w.load(tb)
+	return w.bin
+}
+
+func (w *wasmModule) load(tb testing.TB) {
+	tb.Helper()
 	w.once.Do(func() {
 		path := os.Getenv(w.env)
 		if path == "" {
@@ -74,17 +93,11 @@ func (w *wasmModule) get(tb testing.TB) types.VMContext {
 				return
 			}
 		}
-		bin, err := os.ReadFile(path)
-		if err != nil {
-			w.err = err
-			return
-		}
-		w.vm, w.err = proxytest.NewWasmVMContext(bin)
+		w.bin, w.err = os.ReadFile(path)
 	})
 	if w.err != nil {
 		tb.Fatalf("wasm module %s: %v", w.pkg, w.err)
 	}
-	return w.vm
 }
 
 func buildWasm(pkg string) (string, error) {

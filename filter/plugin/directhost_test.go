@@ -1,0 +1,137 @@
+//go:build !wasip1
+
+package plugin
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+	"github.com/svcauth/svcauth/filter/internal/wasmhost"
+)
+
+// directHost runs the module on filter/internal/wasmhost: the benchmarks'
+// Envoy-like host (real WASI clocks, plain Go host functions).
+type directHost struct{ *wasmhost.Host }
+
+func newDirectHost(tb testing.TB, bin []byte, config string) directHost {
+	tb.Helper()
+	h, err := wasmhost.New(context.Background(), bin, wasmhost.Options{
+		PluginConfig: []byte(config),
+		Properties:   map[string][]byte{"source.address": []byte("198.51.100.23:40000")},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { h.Close() })
+	if err := h.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	return directHost{h}
+}
+
+func (h directHost) send(b *testing.B, headers [][2]string, want types.Action) {
+	if s := h.request(b, headers, want); s != nil {
+		h.Finish(s)
+	}
+}
+
+func (h directHost) request(tb testing.TB, headers [][2]string, want types.Action) *wasmhost.Stream {
+	s := h.Request(headers)
+	if s.Action != uint32(want) {
+		if s.Local != nil {
+			tb.Fatalf("action %v, want %v; local reply %d %s", s.Action, want, s.Local.Status, s.Local.Body)
+		}
+		tb.Fatalf("action %v, want %v", s.Action, want)
+	}
+	return s
+}
+
+func (h directHost) exchange(b *testing.B, headers [][2]string, jwt string) {
+	h.exchangeStream(b, headers, jwt)
+}
+
+// exchangeStream runs a request that must call the issuer, answers with jwt
+// and returns the finished stream.
+func (h directHost) exchangeStream(tb testing.TB, headers [][2]string, jwt string) *wasmhost.Stream {
+	s := h.request(tb, headers, types.ActionPause)
+	var exchange *wasmhost.Callout
+	for _, c := range h.Callouts() {
+		for _, kv := range c.Headers {
+			if kv[0] == ":path" && kv[1] == "/v1/exchange" {
+				exchange = c
+			}
+		}
+	}
+	if exchange == nil {
+		tb.Fatalf("no exchange callout among %d", len(h.Callouts()))
+	}
+	h.Respond(exchange, [][2]string{{":status", "200"}}, []byte(`{"jwt":"`+jwt+`"}`))
+	if !s.Continued {
+		tb.Fatal("the request was not resumed after the exchange")
+	}
+	h.Finish(s)
+	return s
+}
+
+// TestDirectHost checks that the module, on the benchmarks' direct host,
+// takes the paths the benchmarks claim to measure, with the results the
+// emulator's tests expect: so that a benchmark cannot time a wrong path (a
+// refused request, a missing header) without failing.
+func TestDirectHost(t *testing.T) {
+	bin := filterModule.binary(t)
+
+	t.Run("cookie", func(t *testing.T) {
+		h := newDirectHost(t, bin, testConfig())
+		jwt := sign(t, testKey, nil)
+		headers := benchHeaders("cookie", "CF_Authorization="+jwt, "cf-access-jwt-assertion", "forged")
+		for range 3 {
+			s := h.request(t, headers, types.ActionContinue)
+			if got := values(s.RequestHeaders, "cf-access-jwt-assertion"); len(got) != 1 || got[0] != jwt {
+				t.Fatalf("assertion header %q, want the session JWT alone", got)
+			}
+			h.Finish(s)
+		}
+		h.Tick() // counts are flushed on the tick
+		if n, _ := h.Metric("svcauth.requests.session_verified"); n != 1 {
+			t.Errorf("session_verified = %d, want 1", n)
+		}
+		if n, _ := h.Metric("svcauth.requests.session_cached"); n != 2 {
+			t.Errorf("session_cached = %d, want 2", n)
+		}
+	})
+
+	t.Run("no credentials", func(t *testing.T) {
+		h := newDirectHost(t, bin, testConfig())
+		s := h.request(t, benchHeaders(), types.ActionPause)
+		if s.Local == nil || s.Local.Status != 401 {
+			t.Fatalf("local reply %+v, want 401", s.Local)
+		}
+		h.Finish(s)
+	})
+
+	t.Run("header pair", func(t *testing.T) {
+		h := newDirectHost(t, bin, exchangeConfig)
+		jwt := sign(t, testKey, nil)
+		headers := benchHeaders("cf-access-client-id", testClientID, "cf-access-client-secret", testSecret)
+		s := h.exchangeStream(t, headers, jwt)
+		if got := values(s.ResponseHeaders, "set-cookie"); len(got) != 1 || !strings.HasPrefix(got[0], "CF_Authorization="+jwt+";") {
+			t.Errorf("set-cookie %q, want the session cookie", got)
+		}
+		s = h.request(t, headers, types.ActionContinue) // the credential cache: no callout
+		if got := values(s.RequestHeaders, "cf-access-jwt-assertion"); len(got) != 1 || got[0] != jwt {
+			t.Errorf("assertion header %q, want the exchanged JWT", got)
+		}
+		if got := values(s.RequestHeaders, "cf-access-client-secret"); len(got) != 0 {
+			t.Error("the client secret reached the upstream")
+		}
+		h.Finish(s)
+		bad := benchHeaders("cf-access-client-id", testClientID, "cf-access-client-secret", mistyped(testSecret))
+		s = h.request(t, bad, types.ActionPause)
+		if s.Local == nil || s.Local.Status != 401 {
+			t.Fatalf("mistyped secret: local reply %+v, want 401", s.Local)
+		}
+		h.Finish(s)
+	})
+}
