@@ -19,56 +19,95 @@ func (s *sessionInfo) usable(now, skew int64) bool {
 	return now < s.exp+skew && now+skew >= s.nbf
 }
 
-// sessionCache is the per-VM cache of verified JWTs (SPEC §3 fast path): the
-// key is the whole token string, compared exactly by the map, so a token is
-// found only if it is byte for byte one whose HMAC already verified with a
-// key the filter still holds (the cache is emptied whenever a key is
-// dropped). Expiry is checked on every hit and revocation by the caller, so a
-// cached entry never outlives either. It is bounded: past max entries the
-// oldest insertion is evicted (FIFO through a ring of keys), which needs no
-// per-hit bookkeeping. A VM is single-threaded, so there is no locking.
+// sessionCache is the per-VM cache of verified JWTs (SPEC §3 fast path). A
+// token is found only if it is byte for byte one whose HMAC already verified
+// with a key the filter still holds (the cache is emptied whenever a key is
+// dropped): get compares the whole token with the one stored. The map is
+// keyed by a 64-bit slot taken from the token's last bytes rather than by
+// the token itself, because inside wasm hashing a 500-byte string key on
+// every lookup costs microseconds (README "Performance"); the last bytes of
+// a valid token are its signature's, random to whoever does not hold the
+// key, so two cached tokens share a slot with negligible probability, and
+// when they do the newer one takes it (the other is verified again). A
+// forged token that picks a cached token's slot only finds an entry whose
+// text differs: a miss. Expiry is checked on every hit and revocation by the
+// caller, so a cached entry never outlives either. It is bounded: past max
+// entries the oldest insertion is evicted (FIFO through a ring of slots),
+// which needs no per-hit bookkeeping. A VM is single-threaded: no locking.
 type sessionCache struct {
 	max     int
-	entries map[string]sessionInfo
-	ring    []string
+	entries map[uint64]sessionEntry
+	ring    []uint64
 	next    int
+}
+
+type sessionEntry struct {
+	tok  string
+	info sessionInfo
+}
+
+// tokenSlot is the map key of tok: its last 8 bytes (all of a shorter one,
+// with its length), which costs no hashing of the whole token.
+func tokenSlot(tok string) uint64 {
+	var k uint64
+	n := len(tok)
+	for i := max(0, n-8); i < n; i++ {
+		k = k<<8 | uint64(tok[i])
+	}
+	if n < 8 {
+		k |= uint64(n) << 56
+	}
+	return k
 }
 
 // newSessionCache returns an empty cache; its memory grows with use, so that
 // an idle VM's heap (which every collection scans) stays small.
 func newSessionCache(max int) sessionCache {
-	return sessionCache{max: max, entries: map[string]sessionInfo{}}
+	return sessionCache{max: max, entries: map[uint64]sessionEntry{}}
 }
 
 func (c *sessionCache) get(tok string) (sessionInfo, bool) {
-	s, ok := c.entries[tok]
-	return s, ok
+	e, ok := c.entries[tokenSlot(tok)]
+	if !ok || e.tok != tok {
+		return sessionInfo{}, false
+	}
+	return e.info, true
 }
 
 // put remembers a verified token. tok is copied: callers pass substrings of
 // whole header values, which must not be kept alive by the cache.
 func (c *sessionCache) put(tok string, s sessionInfo) {
-	if _, ok := c.entries[tok]; ok {
-		c.entries[tok] = s
+	slot := tokenSlot(tok)
+	if e, ok := c.entries[slot]; ok {
+		if e.tok != tok {
+			e.tok = strings.Clone(tok)
+		}
+		e.info = s
+		c.entries[slot] = e
 		return
 	}
-	tok = strings.Clone(tok)
 	if len(c.ring) < c.max {
-		c.ring = append(c.ring, tok)
+		c.ring = append(c.ring, slot)
 	} else {
 		delete(c.entries, c.ring[c.next])
-		c.ring[c.next] = tok
+		c.ring[c.next] = slot
 		c.next = (c.next + 1) % c.max
 	}
-	c.entries[tok] = s
+	c.entries[slot] = sessionEntry{tok: strings.Clone(tok), info: s}
 }
 
-func (c *sessionCache) remove(tok string) { delete(c.entries, tok) }
+// remove forgets tok (and nothing else that shares its slot).
+func (c *sessionCache) remove(tok string) {
+	slot := tokenSlot(tok)
+	if e, ok := c.entries[slot]; ok && e.tok == tok {
+		delete(c.entries, slot)
+	}
+}
 
 func (c *sessionCache) len() int { return len(c.entries) }
 
 func (c *sessionCache) clear() {
-	c.entries, c.ring, c.next = map[string]sessionInfo{}, nil, 0
+	c.entries, c.ring, c.next = map[uint64]sessionEntry{}, nil, 0
 }
 
 // credKey identifies a client id and secret pair without the secret: the

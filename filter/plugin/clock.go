@@ -25,13 +25,13 @@ func requestTime() int64 {
 	if t, ok := hostRequestTime(); ok {
 		return t
 	}
-	return time.Now().Unix()
+	return wallMS() / 1000
 }
 
 // clock is the plugin's idea of the current time.
 //
-// In Envoy the module's WASI clock is the real clock, and time.Now() is both
-// right and cheap (no host call, no allocation). A host may instead give a
+// In Envoy the module's WASI clock is the real clock, and reading it (wallMS:
+// one host call, no allocation) is right and cheap. A host may instead give a
 // Go-built module a fake WASI clock: wazero's default, which the SDK's
 // emulator (and so the dev proxy and the tests) uses, reads 2022-01-01 and
 // advances 1 ms per reading. The clock therefore checks the WASI clock
@@ -69,7 +69,7 @@ func (c *clock) observe(sec int64) {
 // calibrate takes the host's request time, decides whether the WASI clock
 // can be trusted, and returns the request time.
 func (c *clock) calibrate(reqSec int64) int64 {
-	d := time.Now().Unix() - reqSec
+	d := wallMS()/1000 - reqSec
 	c.trusted = d >= -trustedSkewSeconds && d <= trustedSkewSeconds
 	c.calibrated = true
 	c.sinceCheck = 0
@@ -84,12 +84,13 @@ func (c *clock) exact() int64 {
 		return c.calibrate(t)
 	}
 	c.calibrated, c.trusted = true, true // a host without request.time: only the WASI clock is left
-	return time.Now().Unix()
+	return wallMS() / 1000
 }
 
-// request returns the current time for a request on the cached path: no
-// host call, except the periodic recheck.
-func (c *clock) request() int64 {
+// request returns the current time for a request on the cached path, given
+// the request's one reading of the wall clock (wallMS): no further host
+// call, except the periodic recheck.
+func (c *clock) request(wall int64) int64 {
 	c.sinceCheck++
 	limit := recheckUntrusted
 	if c.trusted {
@@ -98,28 +99,31 @@ func (c *clock) request() int64 {
 	if !c.calibrated || c.sinceCheck >= limit {
 		return c.exact()
 	}
-	return c.now()
+	return c.at(wall)
 }
 
 // now returns the best estimate of the current time, Unix seconds.
-func (c *clock) now() int64 {
-	if c.trusted {
-		return time.Now().Unix()
+func (c *clock) now() int64 { return c.at(wallMS()) }
+
+// at is now given a reading of the wall clock.
+func (c *clock) at(wall int64) int64 {
+	if c.trusted || c.estMS == 0 { // an untrusted clock with no estimate yet: nothing better
+		return wall / 1000
 	}
-	if c.estMS > 0 {
-		return c.estMS / 1000
-	}
-	return time.Now().Unix() // nothing better yet
+	return c.estMS / 1000
 }
 
 // nowMS is now in milliseconds, for durations (callout latency); ok is false
 // when the WASI clock is not trusted, as its readings then say nothing about
 // elapsed time.
-func (c *clock) nowMS() (int64, bool) {
+func (c *clock) nowMS() (int64, bool) { return c.trustedMS(wallMS()) }
+
+// trustedMS is nowMS given a reading of the wall clock.
+func (c *clock) trustedMS(wall int64) (int64, bool) {
 	if !c.trusted {
 		return 0, false
 	}
-	return time.Now().UnixMilli(), true
+	return wall, true
 }
 
 // tick advances the estimate by one tick period and, where the host exposes
@@ -131,7 +135,7 @@ func (c *clock) tick(periodMS uint32) {
 	}
 	if t, ok := hostRequestTime(); ok {
 		if c.trusted {
-			d := time.Now().Unix() - t
+			d := wallMS()/1000 - t
 			if d < -trustedSkewSeconds {
 				c.trusted = false // the host says it is later than the WASI clock thinks
 			}

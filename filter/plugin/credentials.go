@@ -25,41 +25,46 @@ type requestHeaders struct {
 	nJSON, nAssertion  int
 }
 
-// scan reads every header once. Header names arrive lower-cased from the host
-// and configured names are validated lower-case, so plain == compares them.
+// scan reads every header once (natively, from the SDK's list of pairs).
 func (r *requestHeaders) scan(hs [][2]string, c *Config) {
 	for _, h := range hs {
-		k, v := h[0], h[1]
-		switch k {
-		case ":path":
-			r.path = v
-		case ":method":
-			r.method = v
-		case "origin":
-			r.hasOrigin = true
-		case "access-control-request-method":
-			r.hasACRM = true
-		case "x-request-id":
-			r.requestID = v
-		case "cookie":
-			r.addCookies(v, c.CookieName)
-		case c.TokenHeader:
-			r.addCandidate(trimOWS(v))
-		case c.ClientIDHeader:
-			if r.nClientID++; r.nClientID == 1 {
-				r.clientID = trimOWS(v)
-			}
-		case c.ClientSecretHeader:
-			if r.nSecret++; r.nSecret == 1 {
-				r.secret = trimOWS(v)
-			}
-		case c.AssertionHeader:
-			r.nAssertion++
-		default:
-			if c.JSONCredentialsHeader != "" && k == c.JSONCredentialsHeader {
-				if r.nJSON++; r.nJSON == 1 {
-					r.jsonCredentials = trimOWS(v)
-				}
+		r.header(h[0], h[1], c)
+	}
+}
+
+// header takes one request header. Header names arrive lower-cased from the
+// host and configured names are validated lower-case, so plain == compares
+// them.
+func (r *requestHeaders) header(k, v string, c *Config) {
+	switch k {
+	case ":path":
+		r.path = v
+	case ":method":
+		r.method = v
+	case "origin":
+		r.hasOrigin = true
+	case "access-control-request-method":
+		r.hasACRM = true
+	case "x-request-id":
+		r.requestID = v
+	case "cookie":
+		r.addCookies(v, c.CookieName)
+	case c.TokenHeader:
+		r.addCandidate(trimOWS(v))
+	case c.ClientIDHeader:
+		if r.nClientID++; r.nClientID == 1 {
+			r.clientID = trimOWS(v)
+		}
+	case c.ClientSecretHeader:
+		if r.nSecret++; r.nSecret == 1 {
+			r.secret = trimOWS(v)
+		}
+	case c.AssertionHeader:
+		r.nAssertion++
+	default:
+		if c.JSONCredentialsHeader != "" && k == c.JSONCredentialsHeader {
+			if r.nJSON++; r.nJSON == 1 {
+				r.jsonCredentials = trimOWS(v)
 			}
 		}
 	}

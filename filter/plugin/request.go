@@ -28,10 +28,10 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		// Envoy does not run a plugin that failed to start; fail closed anyway.
 		return h.reply(503, reasonNotConfigured)
 	}
-	p.maybeRefresh()
-	hs, _ := proxywasm.GetHttpRequestHeaders() // no headers at all: treated like none of ours
+	wall := wallMS() // the request's one reading of the clock (one host call)
+	p.maybeRefresh(wall)
 	var r requestHeaders
-	r.scan(hs, c)
+	r.readRequest(c)
 	if !stripSensitive(&r, c) {
 		return h.reply(503, reasonInternal)
 	}
@@ -44,7 +44,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	var now int64
 	exact := false
 	if r.nCandidates > 0 {
-		now = p.clock.request()
+		now = p.clock.request(wall)
 		for _, tok := range r.candidates[:r.nCandidates] {
 			if s, ok := p.sessions.get(tok); ok {
 				switch {
@@ -90,7 +90,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		return h.reply(401, reason)
 	}
 	if r.nCandidates == 0 {
-		now = p.clock.request()
+		now = p.clock.request(wall)
 	}
 	key := p.hasher.key(id, secret)
 	if e, ok := p.cachedCredential(key, now); ok {

@@ -249,8 +249,8 @@ func (p *pluginContext) OnTick() {
 // clock reading per request and one small shared-data read per
 // refreshEveryMS; with an untrusted clock (the emulator, one VM) the ticks
 // alone apply the state.
-func (p *pluginContext) maybeRefresh() {
-	now, ok := p.clock.nowMS()
+func (p *pluginContext) maybeRefresh(wall int64) {
+	now, ok := p.clock.trustedMS(wall)
 	if !ok || now-p.sync.refreshedMS < refreshEveryMS {
 		return
 	}

@@ -1,0 +1,43 @@
+package plugin
+
+import "testing"
+
+// TestSessionCacheExactMatch: the cache's map slot comes from a token's last
+// bytes, so tokens that share them must still be told apart by their whole
+// text: a forged token with a cached token's signature tail is a miss, cannot
+// remove the cached one, and a second verified token in the same slot
+// replaces the first rather than answering for it.
+func TestSessionCacheExactMatch(t *testing.T) {
+	c := newSessionCache(16)
+	valid := "header.payload-of-alice.SIGNATURE-tail-12345678"
+	forged := "header.payload-of-mallory.SIGNATURE-tail-12345678"
+	if tokenSlot(valid) != tokenSlot(forged) {
+		t.Fatal("test tokens should share a slot")
+	}
+	c.put(valid, sessionInfo{exp: 1, tokenID: "alice"})
+	if _, ok := c.get(forged); ok {
+		t.Fatal("a token sharing the slot was found")
+	}
+	c.remove(forged)
+	if s, ok := c.get(valid); !ok || s.tokenID != "alice" {
+		t.Fatalf("cached token lost after removing another in its slot: %+v %v", s, ok)
+	}
+	c.put(forged, sessionInfo{exp: 2, tokenID: "other"})
+	if _, ok := c.get(valid); ok {
+		t.Fatal("the replaced token still answers")
+	}
+	if s, ok := c.get(forged); !ok || s.tokenID != "other" {
+		t.Fatalf("newer token in the slot: %+v %v", s, ok)
+	}
+	if c.len() != 1 {
+		t.Fatalf("%d entries, want 1", c.len())
+	}
+	for _, short := range []string{"", "a", "ab"} { // short tokens: the length is part of the slot
+		c.put(short, sessionInfo{tokenID: short})
+	}
+	for _, short := range []string{"", "a", "ab"} {
+		if s, ok := c.get(short); !ok || s.tokenID != short {
+			t.Fatalf("short token %q: %+v %v", short, s, ok)
+		}
+	}
+}

@@ -1,0 +1,87 @@
+package plugin
+
+import (
+	"encoding/binary"
+	"testing"
+)
+
+// serializePairs writes header pairs as a proxy-wasm host hands them over.
+func serializePairs(hs [][2]string) []byte {
+	b := binary.LittleEndian.AppendUint32(nil, uint32(len(hs)))
+	for _, kv := range hs {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(kv[0])))
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(kv[1])))
+	}
+	for _, kv := range hs {
+		b = append(append(append(append(b, kv[0]...), 0), kv[1]...), 0)
+	}
+	return b
+}
+
+// FuzzScanSerialized checks the in-place header reader of the module
+// (scanSerialized) against the SDK-list reader the native build uses (scan):
+// for a well-formed buffer both see the same request, and any buffer at all
+// neither panics nor reads past its end. Seeds run in `go test`.
+func FuzzScanSerialized(f *testing.F) {
+	cfg, err := ParseConfig([]byte(exchangeConfig))
+	if err != nil {
+		f.Fatal(err)
+	}
+	request := func(extra ...[2]string) [][2]string {
+		return append([][2]string{{":method", "GET"}, {":path", "/api?x=1"}, {":authority", "app.example"}, {"x-request-id", "r-1"}}, extra...)
+	}
+	for _, hs := range [][][2]string{
+		nil,
+		request([2]string{"cookie", "a=1; CF_Authorization=tok; b=2"}),
+		request([2]string{"cf-access-client-id", testClientID}, [2]string{"cf-access-client-secret", testSecret}, [2]string{"cf-access-client-secret", "second"}),
+		request([2]string{"x-svcauth-credentials", `{"client_id":"x"}`}, [2]string{"cf-access-jwt-assertion", "forged"}, [2]string{"empty", ""}),
+		{{"", ""}, {"origin", "https://a.example"}, {"access-control-request-method", "GET"}},
+	} {
+		f.Add(serializePairs(hs))
+	}
+	f.Add([]byte{})
+	f.Add([]byte{1, 0, 0})
+	f.Add([]byte{1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 'a', 0, 'b'})               // value runs off the end
+	f.Add([]byte{1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 'a', 'x', 'b', 0})          // no NUL after the key
+	f.Add([]byte{255, 255, 255, 255, 1, 0, 0, 0, 1, 0, 0, 0, 'a', 0, 'b', 0})    // count larger than the buffer
+	f.Add([]byte{1, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255, 'a', 0, 0}) // sizes that overflow 32 bits
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got requestHeaders
+		ok := got.scanSerialized(b, cfg)
+		if !ok {
+			return
+		}
+		hs := parsePairsForTest(t, b)
+		var want requestHeaders
+		want.scan(hs, cfg)
+		if got != want {
+			t.Fatalf("in place: %+v\nfrom pairs: %+v", got, want)
+		}
+		if len(b) > 0 && string(serializePairs(hs)) != string(b[:len(serializePairs(hs))]) {
+			t.Fatal("accepted buffer does not re-serialize to itself")
+		}
+	})
+}
+
+// parsePairsForTest is an independent, copying reader of the same format
+// (the SDK's own reader panics on malformed input; this one fails the test).
+func parsePairsForTest(t *testing.T, b []byte) [][2]string {
+	t.Helper()
+	if len(b) == 0 {
+		return nil
+	}
+	n := int(binary.LittleEndian.Uint32(b))
+	data := b[4+8*n:]
+	hs := make([][2]string, n)
+	for i := range hs {
+		for j := range 2 {
+			l := int(binary.LittleEndian.Uint32(b[4+8*i+4*j:]))
+			if l >= len(data) || data[l] != 0 {
+				t.Fatalf("scanSerialized accepted a malformed buffer %x", b)
+			}
+			hs[i][j] = string(data[:l])
+			data = data[l+1:]
+		}
+	}
+	return hs
+}
