@@ -1,6 +1,7 @@
 package credential
 
 import (
+	"hash/crc32"
 	"strings"
 	"testing"
 )
@@ -71,6 +72,19 @@ func TestValidClientIDShapes(t *testing.T) {
 	for in, want := range cases {
 		if got := ValidClientID(in); got != want {
 			t.Errorf("ValidClientID(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// TestCRCIsIEEE: the checksum's hand-rolled loop is CRC-32 IEEE, so secrets
+// issued before it (checked with crc32.ChecksumIEEE) stay valid.
+func TestCRCIsIEEE(t *testing.T) {
+	for _, s := range []string{"", "a", "svcauth_cs_", NewSecret(), strings.Repeat("0123456789", 20)} {
+		if got, want := crcIEEE(s), crc32.ChecksumIEEE([]byte(s)); got != want {
+			t.Errorf("crcIEEE(%q) = %08x, want %08x", s, got, want)
+		}
+		if got, want := crcIEEE([]byte(s)), crc32.ChecksumIEEE([]byte(s)); got != want {
+			t.Errorf("crcIEEE([]byte(%q)) = %08x, want %08x", s, got, want)
 		}
 	}
 }

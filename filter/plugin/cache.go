@@ -68,7 +68,7 @@ func newSessionCache(max int) sessionCache {
 
 func (c *sessionCache) get(tok string) (sessionInfo, bool) {
 	e, ok := c.entries[tokenSlot(tok)]
-	if !ok || e.tok != tok {
+	if !ok || !sameText(e.tok, tok) {
 		return sessionInfo{}, false
 	}
 	return e.info, true
@@ -79,7 +79,7 @@ func (c *sessionCache) get(tok string) (sessionInfo, bool) {
 func (c *sessionCache) put(tok string, s sessionInfo) {
 	slot := tokenSlot(tok)
 	if e, ok := c.entries[slot]; ok {
-		if e.tok != tok {
+		if !sameText(e.tok, tok) {
 			e.tok = strings.Clone(tok)
 		}
 		e.info = s
@@ -99,7 +99,7 @@ func (c *sessionCache) put(tok string, s sessionInfo) {
 // remove forgets tok (and nothing else that shares its slot).
 func (c *sessionCache) remove(tok string) {
 	slot := tokenSlot(tok)
-	if e, ok := c.entries[slot]; ok && e.tok == tok {
+	if e, ok := c.entries[slot]; ok && sameText(e.tok, tok) {
 		delete(c.entries, slot)
 	}
 }

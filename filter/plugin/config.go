@@ -29,6 +29,8 @@ type Config struct {
 	SyncPeriodMS          uint32 // tick period: how often the revocation state is polled and applied
 	SessionCacheSize      int    // per-VM verified-JWT cache entries
 	CredentialCacheSize   int    // exchanged-JWT cache entries (client id + keyed hash of the secret)
+
+	headers headerIndex // the request headers the filter reads, built by ParseConfig
 }
 
 // IssuerConfig says how the filter reaches the issuer: an Envoy cluster, not
@@ -172,6 +174,7 @@ func ParseConfig(data []byte) (*Config, error) {
 	if len(p.list) > 0 {
 		return nil, &ConfigError{Problems: p.list}
 	}
+	c.headers = newHeaderIndex(&c)
 	return &c, nil
 }
 

@@ -19,6 +19,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	want := DefaultConfig()
 	want.Audience = testAud
 	want.Keys = []session.Key{testKey}
+	want.headers = newHeaderIndex(&want)
 	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("got  %+v\nwant %+v", *c, want)
 	}
@@ -71,6 +72,7 @@ func TestParseConfigEveryField(t *testing.T) {
 		SessionCacheSize:      1000000,
 		CredentialCacheSize:   16,
 	}
+	want.headers = newHeaderIndex(&want)
 	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("got  %+v\nwant %+v", *c, want)
 	}

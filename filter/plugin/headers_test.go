@@ -85,3 +85,31 @@ func parsePairsForTest(t *testing.T, b []byte) [][2]string {
 	}
 	return hs
 }
+
+// TestHeaderIndex: every name the filter reads is found, with its kind,
+// including configured names longer than the length table; names of the
+// same length are told apart; everything else is not found.
+func TestHeaderIndex(t *testing.T) {
+	long := "x-very-long-credential-header-name-for-the-client-secret-of-this-app"
+	c, err := ParseConfig([]byte(testConfig("client_secret_header", long, "json_credentials_header", "x-creds", "token_header", "x-tok")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(long) <= maxIndexedNameLen {
+		t.Fatalf("test name of %d bytes should exceed the table", len(long))
+	}
+	for name, want := range map[string]headerKind{
+		":path": hdrPath, ":method": hdrMethod, "origin": hdrOrigin, "access-control-request-method": hdrACRM,
+		"x-request-id": hdrRequestID, "cookie": hdrCookie, "x-tok": hdrToken, "cf-access-client-id": hdrClientID,
+		long: hdrSecret, "cf-access-jwt-assertion": hdrAssertion, "x-creds": hdrJSON,
+	} {
+		if got, ok := c.headers.kind(name); !ok || got != want {
+			t.Errorf("kind(%q) = %v, %v; want %v", name, got, ok, want)
+		}
+	}
+	for _, name := range []string{"", "x-tak", "cookies", ":authority", "user-agent", long + "x", long[:len(long)-1] + "y", "cf-access-client-secret"} {
+		if k, ok := c.headers.kind(name); ok {
+			t.Errorf("kind(%q) = %v; want none", name, k)
+		}
+	}
+}
