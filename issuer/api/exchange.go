@@ -171,11 +171,18 @@ func normalizeSourceIP(s string) string {
 	if s == "" || len(s) > 64 {
 		return ""
 	}
+	// The filter sends a bare address: try that form first (a failed
+	// ParseAddrPort allocates its error). No string parses both ways.
+	if a, err := netip.ParseAddr(s); err == nil {
+		if a.Is4() {
+			// ParseAddr accepts only the canonical dotted form of an IPv4
+			// address (no leading zeros): s is what String would allocate.
+			return s
+		}
+		return a.String()
+	}
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		return ap.Addr().String()
-	}
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a.String()
 	}
 	return ""
 }
@@ -183,5 +190,7 @@ func normalizeSourceIP(s string) string {
 func newJTI() string {
 	var b [16]byte
 	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	var out [32]byte // on the stack: one allocation, the string
+	hex.Encode(out[:], b[:])
+	return string(out[:])
 }

@@ -71,3 +71,21 @@ func TestWriteExchangeResponseIsWriteJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestNormalizeSourceIP(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1": "127.0.0.1", "203.0.113.9:4431": "203.0.113.9", "2001:DB8::1": "2001:db8::1",
+		"[2001:db8::1]:443": "2001:db8::1", "::ffff:10.0.0.1": "::ffff:10.0.0.1", "fe80::1%eth0": "fe80::1%eth0",
+		"010.0.0.1": "", "1.2.3.4:": "", "[1.2.3.4]:80": "", "not an ip": "", "": "",
+	} {
+		if got := normalizeSourceIP(in); got != want {
+			t.Errorf("normalizeSourceIP(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestJWTChars(t *testing.T) {
+	if !jwtChars("eyJhbGci-_.AZaz09") || jwtChars(`a"b`) || jwtChars("a b") || jwtChars("a/b") || jwtChars("é") {
+		t.Fatal("jwtChars: wrong answer")
+	}
+}

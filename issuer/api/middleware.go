@@ -202,7 +202,9 @@ func mayHoldCredential(s string) bool {
 func newRequestID() string {
 	var b [12]byte
 	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	var out [24]byte // on the stack: one allocation, the string
+	hex.Encode(out[:], b[:])
+	return string(out[:])
 }
 
 // codeRecorder captures the status and headers of the mux's own 404 and 405

@@ -104,3 +104,49 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Fatalf("version %d, want %d: an update was lost", got.ClientSecretVersion, 1+workers*rounds)
 	}
 }
+
+// TestAppendAuditsAllOrNothing: a batch whose write fails part-way (here
+// in its second INSERT statement) leaves no row behind, and the connection
+// works for the next batch. The audit INSERT rolls the whole transaction
+// back on a failing row (OR ROLLBACK); a trigger raising ROLLBACK takes the
+// same path.
+func TestAppendAuditsAllOrNothing(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "svcauth.db"))
+	defer db.Close()
+	db.db.SetMaxOpenConns(1) // the TEMP trigger exists on one connection
+	ctx := context.Background()
+	if _, err := db.db.ExecContext(ctx, `CREATE TEMP TRIGGER boom BEFORE INSERT ON audit_events
+		WHEN NEW.event = 'boom' BEGIN SELECT RAISE(ROLLBACK, 'boom'); END`); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	batch := func(bad int) []domain.AuditEvent {
+		ev := make([]domain.AuditEvent, auditRowsPerInsert+50)
+		for i := range ev {
+			ev[i] = domain.AuditEvent{Time: now, Event: domain.EventSessionIssued, Actor: domain.ActorExchange}
+		}
+		if bad >= 0 {
+			ev[bad].Event = "boom"
+		}
+		return ev
+	}
+	count := func() int {
+		var n int
+		if err := db.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_events`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if err := db.AppendAudits(ctx, batch(auditRowsPerInsert+10)); err == nil {
+		t.Fatal("AppendAudits: no error")
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d rows after a failed batch, want 0", n)
+	}
+	if err := db.AppendAudits(ctx, batch(-1)); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != auditRowsPerInsert+50 {
+		t.Fatalf("%d rows, want %d", n, auditRowsPerInsert+50)
+	}
+}

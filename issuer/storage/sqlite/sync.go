@@ -290,12 +290,21 @@ const (
 
 var auditInserts sync.Map // rows → statement text
 
+// auditInsert is the INSERT of rows audit events. It says OR ROLLBACK
+// because a multi-row INSERT that may abort (the NOT NULL columns'
+// default conflict action) inside a transaction makes SQLite copy every
+// page it touches to a statement journal first, to undo just that
+// statement: about a quarter of the rows' CPU cost (BenchmarkAppendAudits:
+// 24 µs → 18 µs per row). AppendAudits keeps all of a batch or none of it
+// anyway (its caller queues the whole batch again), so a failing row may
+// as well roll the whole transaction back, which needs no statement
+// journal.
 func auditInsert(rows int) string {
 	if q, ok := auditInserts.Load(rows); ok {
 		return q.(string)
 	}
 	var b strings.Builder
-	b.WriteString(`INSERT INTO audit_events (time, event, actor, token_id, token_name, client_id,
+	b.WriteString(`INSERT OR ROLLBACK INTO audit_events (time, event, actor, token_id, token_name, client_id,
 		app_id, app_name, policy_id, source_ip, request_id, reason, detail) VALUES `)
 	for i := 0; i < rows; i++ {
 		if i > 0 {
