@@ -119,6 +119,32 @@ func BenchmarkBaselineHostCall(b *testing.B) {
 	}
 }
 
+// BaselineSameIO is Baseline making the host calls svcauth makes on a cached
+// request, and nothing else (testdata/noop, "same-io"): the headers of (a)
+// or (c), all read in place, one clock reading, the assertion set (and for
+// (c) the secret removed). (a) and (c) minus this are svcauth's auth logic
+// proper: parsing, cache lookups, expiry and revocation checks.
+func BenchmarkBaselineSameIO(b *testing.B) {
+	jwt := sign(b, testKey, nil)
+	for _, io := range []struct {
+		name, config string
+		headers      [][2]string
+	}{
+		{"cookie", "same-io assertion=" + strconv.Itoa(len(jwt)),
+			benchHeaders("cookie", "_ga=GA1.1.1; CF_Authorization="+jwt+"; theme=dark")},
+		{"pair", "same-io assertion=" + strconv.Itoa(len(jwt)) + " remove=cf-access-client-secret",
+			benchHeaders("cf-access-client-id", testClientID, "cf-access-client-secret", testSecret)},
+	} {
+		b.Run(io.name, func(b *testing.B) {
+			for _, t := range targets(nil, noopModule) {
+				b.Run(t.name, func(b *testing.B) {
+					benchRequests(b, t.host(b, io.config), constHeaders(io.headers), types.ActionContinue)
+				})
+			}
+		})
+	}
+}
+
 // requestHost is what the benchmarks drive: the SDK's emulator (with a
 // native VM or the module) or the direct host.
 type requestHost interface {

@@ -151,43 +151,64 @@ type credEntry struct {
 
 // credentialCache is the per-VM level of the credential cache (the shared
 // level is in shared data, see credshare.go). Bounded and FIFO like
-// sessionCache.
+// sessionCache. The map is keyed by the 128-bit hash alone, which is cheap to
+// hash inside wasm; the client id is compared on a hit (sameText), so a pair
+// is found only under its own client id.
 type credentialCache struct {
 	max     int
-	entries map[credKey]*credEntry
-	ring    []credKey
+	entries map[[2]uint64]credSlot
+	ring    [][2]uint64
 	next    int
 }
 
+type credSlot struct {
+	id string
+	e  *credEntry
+}
+
 func newCredentialCache(max int) credentialCache {
-	return credentialCache{max: max, entries: map[credKey]*credEntry{}}
+	return credentialCache{max: max, entries: map[[2]uint64]credSlot{}}
 }
 
 func (c *credentialCache) get(k credKey) (*credEntry, bool) {
-	e, ok := c.entries[k]
-	return e, ok
+	s, ok := c.entries[[2]uint64{k.h0, k.h1}]
+	if !ok || !sameText(s.id, k.id) {
+		return nil, false
+	}
+	return s.e, true
 }
 
+// put remembers e for k; k's client id is copied (callers pass substrings
+// of header values).
 func (c *credentialCache) put(k credKey, e *credEntry) {
-	if _, ok := c.entries[k]; ok {
-		c.entries[k] = e
+	h := [2]uint64{k.h0, k.h1}
+	if s, ok := c.entries[h]; ok {
+		if !sameText(s.id, k.id) {
+			s.id = strings.Clone(k.id)
+		}
+		s.e = e
+		c.entries[h] = s
 		return
 	}
-	k.id = strings.Clone(k.id)
 	if len(c.ring) < c.max {
-		c.ring = append(c.ring, k)
+		c.ring = append(c.ring, h)
 	} else {
 		delete(c.entries, c.ring[c.next])
-		c.ring[c.next] = k
+		c.ring[c.next] = h
 		c.next = (c.next + 1) % c.max
 	}
-	c.entries[k] = e
+	c.entries[h] = credSlot{id: strings.Clone(k.id), e: e}
 }
 
-func (c *credentialCache) remove(k credKey) { delete(c.entries, k) }
+func (c *credentialCache) remove(k credKey) {
+	h := [2]uint64{k.h0, k.h1}
+	if s, ok := c.entries[h]; ok && sameText(s.id, k.id) {
+		delete(c.entries, h)
+	}
+}
 
 func (c *credentialCache) len() int { return len(c.entries) }
 
 func (c *credentialCache) clear() {
-	c.entries, c.ring, c.next = map[credKey]*credEntry{}, nil, 0
+	c.entries, c.ring, c.next = map[[2]uint64]credSlot{}, nil, 0
 }

@@ -41,3 +41,30 @@ func TestSessionCacheExactMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialCacheChecksClientID: the credential cache is keyed by the
+// keyed hash of id and secret; a key with the same hash but another client
+// id (which the hash makes practically impossible, but the cache does not
+// rely on that) is a miss and removes nothing.
+func TestCredentialCacheChecksClientID(t *testing.T) {
+	c := newCredentialCache(16)
+	k := credHasher{k0: 1, k1: 2}.key(testClientID, testSecret)
+	e := &credEntry{jwt: "j"}
+	c.put(k, e)
+	if got, ok := c.get(k); !ok || got != e {
+		t.Fatal("cached pair not found")
+	}
+	other := k
+	other.id = "fedcba9876543210fedcba9876543210.access"
+	if _, ok := c.get(other); ok {
+		t.Fatal("found under another client id")
+	}
+	c.remove(other)
+	if _, ok := c.get(k); !ok {
+		t.Fatal("removed by another client id")
+	}
+	c.remove(k)
+	if _, ok := c.get(k); ok || c.len() != 0 {
+		t.Fatal("not removed")
+	}
+}

@@ -36,12 +36,15 @@ func (r *requestHeaders) scan(hs [][2]string, c *Config) {
 // header takes one request header. Most headers of a request are none of
 // the filter's business, and inside wasm comparing each name with a dozen
 // others costs microseconds per request: the config's headerIndex rules
-// them out with one table lookup.
+// them out with two table lookups.
 func (r *requestHeaders) header(k, v string, c *Config) {
-	kind, ok := c.headers.kind(k)
-	if !ok {
-		return
+	if kind, ok := c.headers.kind(k); ok {
+		r.take(kind, v, c)
 	}
+}
+
+// take records header value v of a kind the filter reads.
+func (r *requestHeaders) take(kind headerKind, v string, c *Config) {
 	switch kind {
 	case hdrPath:
 		r.path = v
@@ -92,15 +95,17 @@ const (
 	numHeaderKinds
 )
 
-// headerIndex finds the headers the filter reads. Names are grouped by
-// length (byLen[n] has bit k set when names[k] is n bytes long; the last
-// slot holds every longer name), so a header whose length no name has is
-// ruled out without a string comparison. Header names arrive lower-cased
+// headerIndex finds the headers the filter reads. A name's candidates are
+// the names of its length (byLen[n] has bit k set when names[k] is n bytes
+// long; the last slot holds every longer name) that also end in its last
+// byte (byLast), so a header that is none of them is ruled out with two
+// table lookups and no string comparison. Header names arrive lower-cased
 // from the host, and configured names are validated lower-case and distinct
 // from each other and from the fixed ones, so at most one name matches.
 type headerIndex struct {
-	names [numHeaderKinds]string // by kind; "" for a disabled header
-	byLen [maxIndexedNameLen + 2]uint16
+	names  [numHeaderKinds]string // by kind; "" for a disabled header
+	byLen  [maxIndexedNameLen + 2]uint16
+	byLast [256]uint16
 }
 
 const maxIndexedNameLen = 64
@@ -115,18 +120,30 @@ func newHeaderIndex(c *Config) headerIndex {
 	for k, name := range x.names {
 		if name != "" {
 			x.byLen[min(len(name), maxIndexedNameLen+1)] |= 1 << k
+			x.byLast[name[len(name)-1]] |= 1 << k
 		}
 	}
 	return x
 }
 
+// candidates is the set of names a header name of length n ending in last
+// may be; empty for most headers.
+func (x *headerIndex) candidates(n int, last byte) uint16 {
+	return x.byLen[min(n, maxIndexedNameLen+1)] & x.byLast[last]
+}
+
 func (x *headerIndex) kind(name string) (headerKind, bool) {
-	m := x.byLen[min(len(name), maxIndexedNameLen+1)]
+	if name == "" {
+		return 0, false
+	}
+	return x.match(x.candidates(len(name), name[len(name)-1]), name)
+}
+
+// match finds name among candidates m.
+func (x *headerIndex) match(m uint16, name string) (headerKind, bool) {
 	for m != 0 {
 		k := bits.TrailingZeros16(m)
-		// Same length: the last byte tells most of them apart without a
-		// call to the runtime's comparison.
-		if n := x.names[k]; n[len(n)-1] == name[len(name)-1] && n == name {
+		if x.names[k] == name {
 			return headerKind(k), true
 		}
 		m &= m - 1

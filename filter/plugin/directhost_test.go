@@ -135,3 +135,30 @@ func TestDirectHost(t *testing.T) {
 		h.Finish(s)
 	})
 }
+
+// TestDirectHostLateExchangeAnswer: Envoy may run other streams, and deliver
+// a callout's answer, between the end of a stream (proxy_on_log) and the
+// deletion of its context. A stream that ended while its exchange was out
+// must not have its context reused by the next stream: the late answer would
+// then set that stream's cookie and assertion.
+func TestDirectHostLateExchangeAnswer(t *testing.T) {
+	h := newDirectHost(t, filterModule.binary(t), exchangeConfig)
+	a := h.request(t, benchHeaders("cf-access-client-id", testClientID, "cf-access-client-secret", testSecret), types.ActionPause)
+	callouts := h.Callouts()
+	h.End(a) // the client went away; the context is not deleted yet
+
+	cookie := sign(t, testKey, nil)
+	b := h.request(t, benchHeaders("cookie", "CF_Authorization="+cookie), types.ActionContinue)
+	for _, c := range callouts {
+		h.Respond(c, [][2]string{{":status", "200"}}, []byte(`{"jwt":"`+sign(t, testKey, nil)+`"}`))
+	}
+	h.End(b)
+	if got := values(b.ResponseHeaders, "set-cookie"); len(got) != 0 {
+		t.Errorf("the next stream got the late exchange's cookie: %q", got)
+	}
+	if got := values(b.RequestHeaders, "cf-access-jwt-assertion"); len(got) != 1 || got[0] != cookie {
+		t.Errorf("the next stream's assertion %q, want its own session", got)
+	}
+	h.Delete(a)
+	h.Delete(b)
+}

@@ -53,7 +53,7 @@ func (h *httpContext) exchange(r *requestHeaders, id, secret string) types.Actio
 			" (is it defined in Envoy?): " + err.Error())
 		return h.reply(503, reasonIssuerUnreachable)
 	}
-	h.held = true
+	h.held, h.awaiting = true, true
 	return types.ActionPause
 }
 
@@ -116,6 +116,10 @@ func sourceIP() string {
 func (h *httpContext) onExchangeResponse(numHeaders, bodySize, _ int) {
 	if now, ok := h.p.clock.nowMS(); ok && h.sentAtMS > 0 && h.p.stats.defined {
 		proxywasm.MetricHistogram(h.p.stats.exchangeLat).Record(uint64(max(now-h.sentAtMS, 0)))
+	}
+	h.awaiting = false
+	if h.finished {
+		return // the client went away first: no request to resume or answer
 	}
 	if numHeaders == 0 {
 		h.p.exchangeUnreachable()

@@ -253,3 +253,37 @@ func TestDispatchFailure(t *testing.T) {
 		t.Fatalf("error logs %q, want one naming the cluster", logs)
 	}
 }
+
+// TestContextReuseStartsClean: finished streams' contexts are reused, and a
+// reused context carries nothing over (no cookie, the stream's own
+// assertion), also when an exchange answer arrives after its stream was
+// deleted. (The emulator deletes a context as soon as its stream ends; the
+// window Envoy leaves between the two, when a late answer must not reach a
+// reused context, is tested on the direct host: TestDirectHostLateExchangeAnswer.)
+func TestContextReuseStartsClean(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host := startHost(t, vm, exchangeConfig, sourceAddress)
+		a, callout := startExchange(t, host, credentialHeaders())
+		host.CompleteHttpContext(a) // the client went away during the exchange
+
+		cookie := sign(t, testKey, nil)
+		for round := range 3 { // later streams reuse finished contexts
+			b, action := send(host, get("/api", "cookie", "CF_Authorization="+cookie))
+			if action != types.ActionContinue {
+				t.Fatalf("round %d: cookie request: %v", round, action)
+			}
+			if round == 1 {
+				host.CallOnHttpCallResponse(callout.CalloutID, [][2]string{{":status", "200"}}, nil, issuerAnswer(t, sign(t, testKey, nil)))
+			}
+			host.CallOnResponseHeaders(b, [][2]string{{":status", "200"}}, false)
+			if c := values(host.GetCurrentResponseHeaders(b), "set-cookie"); len(c) != 0 {
+				t.Fatalf("round %d: a cookie request got set-cookie %q", round, c)
+			}
+			wantForwarded(t, host, b, types.ActionContinue, cookie)
+			host.CompleteHttpContext(b)
+		}
+		if logs := host.GetErrorLogs(); len(logs) != 0 {
+			t.Fatalf("error logs: %q", logs)
+		}
+	})
+}

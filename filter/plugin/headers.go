@@ -29,9 +29,16 @@ func (r *requestHeaders) scanSerialized(b []byte, c *Config) (ok bool) {
 		if uint64(kl)+uint64(vl)+2 > uint64(len(data)) || data[kl] != 0 || data[kl+1+vl] != 0 {
 			return false
 		}
-		k := unsafe.String(unsafe.SliceData(data), kl)
-		v := unsafe.String(unsafe.SliceData(data[kl+1:]), vl)
-		r.header(k, v, c)
+		// Most headers are not the filter's: rule them out before making
+		// strings or calls (headerIndex).
+		if kl > 0 {
+			if m := c.headers.candidates(int(kl), data[kl-1]); m != 0 {
+				k := unsafe.String(unsafe.SliceData(data), kl)
+				if kind, ok := c.headers.match(m, k); ok {
+					r.take(kind, unsafe.String(unsafe.SliceData(data[kl+1:]), vl), c)
+				}
+			}
+		}
 		data = data[kl+vl+2:]
 	}
 	return true

@@ -214,16 +214,27 @@ func (h *Host) Request(headers [][2]string) *Stream {
 	return s
 }
 
-// Finish ends a stream as Envoy does: unless the module replied locally, the
-// upstream's response headers (status 200) go through the module; then
-// proxy_on_log, proxy_on_done and proxy_on_delete.
+// Finish ends a stream as Envoy does: End, then Delete.
 func (h *Host) Finish(s *Stream) {
+	h.End(s)
+	h.Delete(s)
+}
+
+// End runs the end of a stream: unless the module replied locally, the
+// upstream's response headers (status 200) go through the module; then
+// proxy_on_log and proxy_on_done. Envoy may delete the context later
+// (Delete), and other streams and callout answers can come in between.
+func (h *Host) End(s *Stream) {
 	if s.Local == nil {
 		s.ResponseHeaders = append(s.ResponseHeaders[:0], [2]string{":status", "200"}, [2]string{"content-length", "0"})
 		h.call(h.guest.responseHeaders, uint64(s.ID), uint64(len(s.ResponseHeaders)), 1)
 	}
 	h.call(h.guest.log, uint64(s.ID))
 	h.call(h.guest.done, uint64(s.ID))
+}
+
+// Delete deletes the stream's context (proxy_on_delete).
+func (h *Host) Delete(s *Stream) {
 	h.call(h.guest.delete, uint64(s.ID))
 	delete(h.streams, s.ID)
 }
