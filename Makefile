@@ -57,11 +57,18 @@ vet:
 test: build fmt-check vet
 	SVCAUTH_WASM=$(CURDIR)/$(WASM) SVCAUTH_BIN_DIR=$(CURDIR)/$(BUILD) $(GO) test -count=1 -timeout 8m ./...
 
-# Benchmarks of the filter's request path, natively and on the real .wasm,
-# the module's size, and its memory over 1,000,000 requests (BenchmarkMemory).
-bench: build
+# Benchmarks of the filter's request path, natively and on the real .wasm
+# (under the SDK's emulator and under the direct host), the module's size, its
+# memory over 1,000,000 requests (BenchmarkMemory), and the auth logic alone
+# inside wasm (the Logic benchmarks as a wasip1 test binary on wazero).
+bench: build $(BUILD)/wasirun
 	@echo "$(WASM): $$(wc -c < $(WASM)) bytes"
 	SVCAUTH_WASM=$(CURDIR)/$(WASM) SVCAUTH_BENCH_MEMORY=1 $(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 20m ./filter/...
+	GOOS=wasip1 GOARCH=wasm $(GO) test -exec $(CURDIR)/$(BUILD)/wasirun -run '^$$' -bench Logic -count 1 ./filter/plugin
+
+$(BUILD)/wasirun: $(GOFILES) go.mod go.sum
+	@mkdir -p $(BUILD)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./filter/internal/wasirun
 
 # Debian's chromium, which the dashboard's browser tests (e2e/dashboard_test.go)
 # drive headless; without it they skip. Needs root (apt-get).

@@ -60,6 +60,13 @@ func ValidClientID(s string) bool {
 	return isLowerHex(s[:clientIDHexLen])
 }
 
+// PlausibleLengths reports whether id and secret have the lengths of a
+// client id and of a secret (svcauth's or an imported one): a cheap first
+// check, before ValidClientID and ValidSecret.
+func PlausibleLengths(id, secret string) bool {
+	return len(id) == clientIDHexLen+len(ClientIDSuffix) && (len(secret) == SecretLength || len(secret) == legacyHexLen)
+}
+
 // ValidSecret reports whether s is a well-formed secret: one svcauth generated
 // (prefix, base62 body, matching checksum) or a 64-hex secret imported from
 // Cloudflare Access. It says nothing about whether the secret is correct.

@@ -88,3 +88,18 @@ func TestCRCIsIEEE(t *testing.T) {
 		}
 	}
 }
+
+// TestPlausibleLengths: every valid pair passes the length check, and the
+// check refuses lengths no valid credential has.
+func TestPlausibleLengths(t *testing.T) {
+	id, secret := NewClientID(), NewSecret()
+	legacy := strings.Repeat("ab", 32)
+	if !PlausibleLengths(id, secret) || !PlausibleLengths(id, legacy) {
+		t.Fatal("valid credentials refused")
+	}
+	for _, c := range [][2]string{{id + "x", secret}, {id, secret + "x"}, {id, secret[1:]}, {"", ""}, {id, legacy[1:]}} {
+		if PlausibleLengths(c[0], c[1]) {
+			t.Errorf("lengths %d, %d accepted", len(c[0]), len(c[1]))
+		}
+	}
+}

@@ -143,7 +143,7 @@ func (x *headerIndex) kind(name string) (headerKind, bool) {
 func (x *headerIndex) match(m uint16, name string) (headerKind, bool) {
 	for m != 0 {
 		k := bits.TrailingZeros16(m)
-		if x.names[k] == name {
+		if sameText(x.names[k], name) { // word-wise: the runtime's == compares byte by byte in wasm
 			return headerKind(k), true
 		}
 		m &= m - 1
@@ -182,8 +182,10 @@ func (r *requestHeaders) addCookies(header, name string) {
 }
 
 // credentials returns the client id and secret the request carries, or the
-// reason code of the 401 that refuses them. Shapes are checked here so that a
-// mistyped or random secret never reaches the issuer.
+// reason code of the 401 that refuses them. The shapes are checked only by
+// wellFormed, before an exchange (so that a mistyped or random secret never
+// reaches the issuer); credentials checks no more than the lengths, which
+// bound what the credential cache hashes.
 func (r *requestHeaders) credentials() (id, secret, reason string) {
 	pair := r.nClientID > 0 || r.nSecret > 0
 	switch {
@@ -203,10 +205,18 @@ func (r *requestHeaders) credentials() (id, secret, reason string) {
 	default:
 		return "", "", reasonMissing
 	}
-	if !credential.ValidClientID(id) || !credential.ValidSecret(secret) {
+	if !credential.PlausibleLengths(id, secret) {
 		return "", "", reasonMalformed
 	}
 	return id, secret, ""
+}
+
+// wellFormed reports whether id and secret have the shapes svcauth issues
+// (a secret's checksum included). A credential cache hit skips it: the hit
+// means the pair's keyed 128-bit hash equals that of a pair the issuer
+// accepted, which a malformed pair does not reach.
+func wellFormed(id, secret string) bool {
+	return credential.ValidClientID(id) && credential.ValidSecret(secret)
 }
 
 // parseJSONCredentials reads {"cf-access-client-id":"…","cf-access-client-secret":"…"}.

@@ -97,6 +97,9 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		p.stats.count(outCredentialCached)
 		return h.forward(e.jwt)
 	}
+	if !wellFormed(id, secret) {
+		return h.reply(401, reasonMalformed)
+	}
 	h.start = now
 	if !exact {
 		h.start = p.clock.exact()
