@@ -11,6 +11,7 @@ import (
 type sessionInfo struct {
 	exp, nbf, iat int64
 	tokenID       string
+	admittedBy    uint64 // the gen of the revocation state that last admitted it (revocation.admits)
 }
 
 // usable reports whether the session is within its validity window at now,
@@ -36,7 +37,7 @@ func (s *sessionInfo) usable(now, skew int64) bool {
 // which needs no per-hit bookkeeping. A VM is single-threaded: no locking.
 type sessionCache struct {
 	max     int
-	entries map[uint64]sessionEntry
+	entries map[uint64]*sessionEntry
 	ring    []uint64
 	next    int
 }
@@ -63,15 +64,17 @@ func tokenSlot(tok string) uint64 {
 // newSessionCache returns an empty cache; its memory grows with use, so that
 // an idle VM's heap (which every collection scans) stays small.
 func newSessionCache(max int) sessionCache {
-	return sessionCache{max: max, entries: map[uint64]sessionEntry{}}
+	return sessionCache{max: max, entries: map[uint64]*sessionEntry{}}
 }
 
-func (c *sessionCache) get(tok string) (sessionInfo, bool) {
+// get returns the cached session of tok: the entry itself, which the caller
+// may update (revocation.admits remembers its answer there).
+func (c *sessionCache) get(tok string) (*sessionInfo, bool) {
 	e, ok := c.entries[tokenSlot(tok)]
 	if !ok || !sameText(e.tok, tok) {
-		return sessionInfo{}, false
+		return nil, false
 	}
-	return e.info, true
+	return &e.info, true
 }
 
 // put remembers a verified token. tok is copied: callers pass substrings of
@@ -83,7 +86,6 @@ func (c *sessionCache) put(tok string, s sessionInfo) {
 			e.tok = strings.Clone(tok)
 		}
 		e.info = s
-		c.entries[slot] = e
 		return
 	}
 	if len(c.ring) < c.max {
@@ -93,7 +95,7 @@ func (c *sessionCache) put(tok string, s sessionInfo) {
 		c.ring[c.next] = slot
 		c.next = (c.next + 1) % c.max
 	}
-	c.entries[slot] = sessionEntry{tok: strings.Clone(tok), info: s}
+	c.entries[slot] = &sessionEntry{tok: strings.Clone(tok), info: s}
 }
 
 // remove forgets tok (and nothing else that shares its slot).
@@ -107,7 +109,7 @@ func (c *sessionCache) remove(tok string) {
 func (c *sessionCache) len() int { return len(c.entries) }
 
 func (c *sessionCache) clear() {
-	c.entries, c.ring, c.next = map[uint64]sessionEntry{}, nil, 0
+	c.entries, c.ring, c.next = map[uint64]*sessionEntry{}, nil, 0
 }
 
 // credKey identifies a client id and secret pair without the secret: the

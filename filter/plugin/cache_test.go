@@ -68,3 +68,27 @@ func TestCredentialCacheChecksClientID(t *testing.T) {
 		t.Fatal("not removed")
 	}
 }
+
+// TestAdmitsRemembersPerState: admits skips the lookups only for the state
+// that admitted the session; a newly installed state (a new gen) that
+// revokes it refuses it, and an uninstalled state (gen 0) is always asked.
+func TestAdmitsRemembersPerState(t *testing.T) {
+	s := &sessionInfo{iat: 100, exp: 1000, tokenID: "tok-1"}
+	first := &revocation{gen: 1}
+	if !first.admits(s) || s.admittedBy != 1 {
+		t.Fatalf("first state: admitted %v by %d", first.admits(s), s.admittedBy)
+	}
+	second := &revocation{gen: 2, revoked: map[string]int64{"tok-1": 100}}
+	if second.admits(s) {
+		t.Fatal("a newer state that revokes the session admitted it")
+	}
+	third := &revocation{gen: 3, disabled: map[string]struct{}{"tok-1": {}}}
+	if third.admits(s) {
+		t.Fatal("a newer state that disables the token admitted it")
+	}
+	uninstalled := &revocation{revoked: map[string]int64{"tok-1": 100}}
+	s.admittedBy = 0
+	if uninstalled.admits(s) {
+		t.Fatal("gen 0 state skipped its lookups")
+	}
+}

@@ -39,6 +39,7 @@ func logicJWT(b *testing.B) (string, session.Claims) {
 // that every check a hit passes is a real map lookup.
 func logicRevocation() *revocation {
 	return &revocation{
+		gen:       1, // as installed by applyState
 		notBefore: time.Now().Add(-time.Hour).Unix(),
 		revoked:   map[string]int64{"tok-9": time.Now().Unix()},
 		disabled:  map[string]struct{}{"tok-8": {}},
@@ -68,7 +69,7 @@ func BenchmarkLogicCachedCookie(b *testing.B) {
 		var r requestHeaders
 		r.scanSerialized(buf, c)
 		s, ok := sessions.get(r.candidates[0])
-		if !ok || r.nCandidates != 1 || !s.usable(now, c.ClockSkewSeconds) || rev.refuses(&s) {
+		if !ok || r.nCandidates != 1 || !s.usable(now, c.ClockSkewSeconds) || !rev.admits(s) {
 			b.Fatal("not a cached, usable session")
 		}
 	}
@@ -94,7 +95,7 @@ func BenchmarkLogicCachedHeaderPair(b *testing.B) {
 			b.Fatal(reason)
 		}
 		e, ok := creds.get(hasher.key(id, secret))
-		if !ok || !e.info.usable(now, c.ClockSkewSeconds) || rev.refuses(&e.info) || rev.retiresCredential(&e.info, now) {
+		if !ok || !e.info.usable(now, c.ClockSkewSeconds) || !rev.admits(&e.info) || rev.retiresCredential(&e.info, now) {
 			b.Fatal("not a cached, usable credential")
 		}
 	}

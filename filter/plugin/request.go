@@ -17,10 +17,12 @@ import (
 // header pair already exchanged in the credential cache by client id and
 // keyed hash (no issuer call); expiry is checked against the cached claims
 // and revocation with map lookups, on every request. Such a request makes
-// two host calls: one that reads every header (a single read of the whole
-// map measured cheaper inside wasm than the three or four single-header reads
-// that stripping and the duplicate checks need, README "Performance"), and
-// the one that sets the assertion.
+// three host calls: one that reads every header (in place: headers_wasm.go;
+// one read of the whole map costs less inside wasm than the three or four
+// single-header reads that stripping and the duplicate checks need), one
+// reading of the clock, and the one that sets the assertion (plus, for a
+// header pair, the removal of the secret). README "Performance" has the
+// measurements.
 func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	p := h.p
 	c := p.cfg
@@ -53,7 +55,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 					if !exact {
 						now, exact = p.clock.exact(), true
 					}
-				case p.rev.refuses(&s):
+				case !p.rev.admits(s):
 					if sessionErr == nil {
 						sessionErr = errRevoked
 					}
@@ -122,7 +124,7 @@ func (p *pluginContext) cachedCredential(key credKey, now int64) (*credEntry, bo
 		}
 		p.creds.put(key, e)
 	}
-	if !e.info.usable(now, p.cfg.ClockSkewSeconds) || p.rev.refuses(&e.info) || p.rev.retiresCredential(&e.info, now) {
+	if !e.info.usable(now, p.cfg.ClockSkewSeconds) || !p.rev.admits(&e.info) || p.rev.retiresCredential(&e.info, now) {
 		p.creds.remove(key)
 		return nil, false
 	}

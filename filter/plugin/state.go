@@ -16,6 +16,7 @@ import (
 // session was issued. Checks are map lookups, done on every request, cached
 // or not.
 type revocation struct {
+	gen       uint64 // this VM's installation number (applyState); 0: never installed
 	notBefore int64
 	revoked   map[string]int64 // token id → revoked_at
 	disabled  map[string]struct{}
@@ -26,6 +27,21 @@ var noRevocation = &revocation{}
 
 // errRevoked is the 401 reason of a session the revocation state refuses.
 var errRevoked = &session.Error{Reason: "revoked"}
+
+// admits is !refuses, remembered in s: an installed state never changes (a
+// sync installs a new one, with a new gen), so a session it admitted once it
+// admits again, without the map lookups (which cost a good part of a cached
+// request inside wasm). s must be the cached entry itself, not a copy.
+func (r *revocation) admits(s *sessionInfo) bool {
+	if r.gen != 0 && s.admittedBy == r.gen {
+		return true
+	}
+	if r.refuses(s) {
+		return false
+	}
+	s.admittedBy = r.gen
+	return true
+}
 
 func (r *revocation) refuses(s *sessionInfo) bool {
 	if s.iat < r.notBefore {

@@ -44,6 +44,7 @@ type pluginContext struct {
 	verifier *session.Verifier
 	keys     []keyInfo   // the keys the verifier accepts: configured, then synced
 	rev      *revocation // never nil
+	revGen   uint64      // installations of a revocation state so far
 	sessions sessionCache
 	creds    credentialCache
 	hasher   credHasher
