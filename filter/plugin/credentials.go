@@ -212,9 +212,9 @@ func (r *requestHeaders) credentials() (id, secret, reason string) {
 }
 
 // wellFormed reports whether id and secret have the shapes svcauth issues
-// (a secret's checksum included). A credential cache hit skips it: the hit
-// means the pair's keyed 128-bit hash equals that of a pair the issuer
-// accepted, which a malformed pair does not reach.
+// (a secret's checksum included). A hit in this VM's credential cache skips
+// it: the hit means the pair's keyed 128-bit hash equals that of a pair the
+// issuer accepted, which a malformed pair does not reach.
 func wellFormed(id, secret string) bool {
 	return credential.ValidClientID(id) && credential.ValidSecret(secret)
 }

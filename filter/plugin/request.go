@@ -95,11 +95,12 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		now = p.clock.request(wall)
 	}
 	key := p.hasher.key(id, secret)
-	if e, ok := p.cachedCredential(key, now); ok {
+	e, ok, malformed := p.cachedCredential(key, id, secret, now)
+	switch {
+	case ok:
 		p.stats.count(outCredentialCached)
 		return h.forward(e.jwt)
-	}
-	if !wellFormed(id, secret) {
+	case malformed:
 		return h.reply(401, reasonMalformed)
 	}
 	h.start = now
@@ -115,20 +116,25 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 // still usable at now, not revoked, and not possibly exchanged with a secret
 // whose grace period has ended. An unusable entry is dropped, and the caller
 // exchanges the credentials again: after revoke-sessions the token itself may
-// still be valid, and the issuer decides.
-func (p *pluginContext) cachedCredential(key credKey, now int64) (*credEntry, bool) {
-	e, ok := p.creds.get(key)
+// still be valid, and the issuer decides. A pair this VM has not cached is
+// shape-checked (wellFormed) before the shared table is read, which costs a
+// host call: malformed is then true, and the request gets a 401.
+func (p *pluginContext) cachedCredential(key credKey, id, secret string, now int64) (e *credEntry, ok, malformed bool) {
+	e, ok = p.creds.get(key)
 	if !ok {
+		if !wellFormed(id, secret) {
+			return nil, false, true
+		}
 		if e, ok = p.sharedCredential(key); !ok {
-			return nil, false
+			return nil, false, false
 		}
 		p.creds.put(key, e)
 	}
 	if !e.info.usable(now, p.cfg.ClockSkewSeconds) || !p.rev.admits(&e.info) || p.rev.retiresCredential(&e.info, now) {
 		p.creds.remove(key)
-		return nil, false
+		return nil, false, false
 	}
-	return e, true
+	return e, true, false
 }
 
 // OnHttpRequestBody holds the body while the request is held. Envoy maps a
