@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -104,14 +103,7 @@ holds an admin key on the first start, that key is adopted instead.`,
 
 func (a *app) serve(ctx context.Context, o serveOptions, level slog.Level) error {
 	log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
-	// The issuer's live heap is small (a few MB) while every exchange
-	// allocates a few KB: at Go's default GOGC=100 the collector runs many
-	// times a second under load, which cost about a third of the exchange
-	// throughput on a 2-core machine (svcauth-loadgen). 400 trades a heap
-	// of a few tens of MB for a quarter of the collections. $GOGC wins.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
+	tuneRuntime()
 
 	master, source, err := keys.LoadMaster(o.masterKeyFile, a.getenv(keys.EnvMasterKey))
 	if err != nil {
