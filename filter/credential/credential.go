@@ -1,6 +1,7 @@
 // Package credential defines the shapes of service-token client ids and
-// secrets. The issuer generates them; the filter checks their shape so that a
-// mistyped or random secret is refused without a call to the issuer.
+// secrets, and of the application audience tag they are exchanged for. The
+// issuer generates them; the filter checks their shape so that a mistyped or
+// random secret is refused without a call to the issuer.
 package credential
 
 import (
@@ -58,6 +59,16 @@ func ValidClientID(s string) bool {
 		return false
 	}
 	return isLowerHex(s[:clientIDHexLen])
+}
+
+// AudienceLength is the length of an application's audience tag (aud).
+const AudienceLength = 64
+
+// ValidAudience reports whether s is an application's audience tag: 64
+// lowercase hex. The filter's configuration and the issuer's exchange and
+// sync endpoints check it the same way.
+func ValidAudience(s string) bool {
+	return len(s) == AudienceLength && isLowerHex(s)
 }
 
 // PlausibleLengths reports whether id and secret have the lengths of a

@@ -103,3 +103,15 @@ func TestPlausibleLengths(t *testing.T) {
 		}
 	}
 }
+
+func TestValidAudience(t *testing.T) {
+	aud := strings.Repeat("0123456789abcdef", 4)
+	if !ValidAudience(aud) {
+		t.Fatal("a 64-hex audience refused")
+	}
+	for _, bad := range []string{"", aud[1:], aud + "0", strings.ToUpper(aud), aud[:63] + "g"} {
+		if ValidAudience(bad) {
+			t.Errorf("ValidAudience(%q) = true", bad)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/svcauth/svcauth/filter/credential"
 	"github.com/svcauth/svcauth/filter/session"
 	"github.com/tidwall/gjson"
 )
@@ -183,7 +184,7 @@ type problems struct{ list []string }
 func (p *problems) add(field, msg string) { p.list = append(p.list, field+": "+msg) }
 
 func parseAudience(p *problems, v gjson.Result) string {
-	if v.Type != gjson.String || len(v.Str) != 64 || !isLowerHex(v.Str) {
+	if v.Type != gjson.String || !credential.ValidAudience(v.Str) {
 		p.add("audience", "must be 64 lowercase hex characters")
 		return ""
 	}
@@ -463,16 +464,6 @@ func isToken(s string, lowerOnly bool) bool {
 func isVisibleASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] <= ' ' || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-func isLowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 			return false
 		}
 	}

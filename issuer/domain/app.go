@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/svcauth/svcauth/filter/credential"
 )
 
 // App is an application a filter protects. Its AUD tag names it in session
@@ -55,19 +57,9 @@ func KeyID(aud string, version int) string {
 	return aud + ".v" + strconv.Itoa(version)
 }
 
-// ValidAUD reports whether s is an audience tag: 64 lowercase hex.
-func ValidAUD(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
+// ValidAUD reports whether s is an audience tag: 64 lowercase hex, the shape
+// the filter checks too (credential.ValidAudience).
+func ValidAUD(s string) bool { return credential.ValidAudience(s) }
 
 // MaxDomains bounds the domains of one app.
 const MaxDomains = 100
