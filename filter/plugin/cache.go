@@ -23,31 +23,20 @@ func (s *sessionInfo) usable(now, skew int64) bool {
 // sessionCache is the per-VM cache of verified JWTs (SPEC §3 fast path). A
 // token is found only if it is byte for byte one whose HMAC already verified
 // with a key the filter still holds (the cache is emptied whenever a key is
-// dropped): get compares the whole token with the one stored. The map is
-// keyed by a 64-bit slot taken from the token's last bytes rather than by
-// the token itself, because inside wasm hashing a 500-byte string key on
-// every lookup costs microseconds (README "Performance"); the last bytes of
-// a valid token are its signature's, random to whoever does not hold the
-// key, so two cached tokens share a slot with negligible probability, and
-// when they do the newer one takes it (the other is verified again). A
-// forged token that picks a cached token's slot only finds an entry whose
-// text differs: a miss. Expiry is checked on every hit and revocation by the
-// caller, so a cached entry never outlives either. It is bounded: past max
-// entries the oldest insertion is evicted (FIFO through a ring of slots),
-// which needs no per-hit bookkeeping. A VM is single-threaded: no locking.
+// dropped). The slot is taken from the token's last bytes rather than the
+// whole token, because inside wasm hashing a 500-byte string key on every
+// lookup costs microseconds (README "Performance"); the last bytes of a
+// valid token are its signature's, random to whoever does not hold the key,
+// so two cached tokens share a slot with negligible probability, and when
+// they do the newer one takes it (the other is verified again). A forged
+// token that picks a cached token's slot only finds an entry whose text
+// differs: a miss. Expiry is checked on every hit and revocation by the
+// caller, so a cached entry never outlives either.
 type sessionCache struct {
-	max     int
-	entries map[uint64]*sessionEntry
-	ring    []uint64
-	next    int
+	exactCache[uint64, sessionInfo]
 }
 
-type sessionEntry struct {
-	tok  string
-	info sessionInfo
-}
-
-// tokenSlot is the map key of tok: its last 8 bytes (all of a shorter one,
+// tokenSlot is the slot of tok: its last 8 bytes (all of a shorter one,
 // with its length), which costs no hashing of the whole token.
 func tokenSlot(tok string) uint64 {
 	var k uint64
@@ -61,31 +50,64 @@ func tokenSlot(tok string) uint64 {
 	return k
 }
 
-// newSessionCache returns an empty cache; its memory grows with use, so that
-// an idle VM's heap (which every collection scans) stays small.
 func newSessionCache(max int) sessionCache {
-	return sessionCache{max: max, entries: map[uint64]*sessionEntry{}}
+	return sessionCache{newExactCache[uint64, sessionInfo](max)}
 }
 
 // get returns the cached session of tok: the entry itself, which the caller
 // may update (revocation.admits remembers its answer there).
 func (c *sessionCache) get(tok string) (*sessionInfo, bool) {
-	e, ok := c.entries[tokenSlot(tok)]
-	if !ok || !sameText(e.tok, tok) {
-		return nil, false
-	}
-	return &e.info, true
+	return c.exactCache.get(tokenSlot(tok), tok)
 }
 
-// put remembers a verified token. tok is copied: callers pass substrings of
-// whole header values, which must not be kept alive by the cache.
-func (c *sessionCache) put(tok string, s sessionInfo) {
-	slot := tokenSlot(tok)
+// put remembers a verified token.
+func (c *sessionCache) put(tok string, s sessionInfo) { c.exactCache.put(tokenSlot(tok), tok, s) }
+
+// remove forgets tok (and nothing else that shares its slot).
+func (c *sessionCache) remove(tok string) { c.exactCache.remove(tokenSlot(tok), tok) }
+
+// exactCache is a bounded map from a cheap slot (a few words, fast to hash
+// inside wasm) to a value kept with the exact text it was stored under: an
+// entry is found, replaced or removed only by that text (compared with
+// sameText), whatever else maps to its slot. Past max entries the oldest
+// insertion is evicted (FIFO through a ring of slots), which needs no
+// per-hit bookkeeping. Its memory grows with use, so that an idle VM's heap
+// (which every collection scans) stays small. A VM is single-threaded: no
+// locking.
+type exactCache[K comparable, V any] struct {
+	max     int
+	entries map[K]*exactEntry[V]
+	ring    []K
+	next    int
+}
+
+type exactEntry[V any] struct {
+	text string
+	val  V
+}
+
+func newExactCache[K comparable, V any](max int) exactCache[K, V] {
+	return exactCache[K, V]{max: max, entries: map[K]*exactEntry[V]{}}
+}
+
+// get returns the value stored under text, in place.
+func (c *exactCache[K, V]) get(slot K, text string) (*V, bool) {
+	e, ok := c.entries[slot]
+	if !ok || !sameText(e.text, text) {
+		return nil, false
+	}
+	return &e.val, true
+}
+
+// put stores v under text, taking slot from whatever held it. text is
+// copied: callers pass substrings of whole header values, which must not be
+// kept alive by the cache.
+func (c *exactCache[K, V]) put(slot K, text string, v V) {
 	if e, ok := c.entries[slot]; ok {
-		if !sameText(e.tok, tok) {
-			e.tok = strings.Clone(tok)
+		if !sameText(e.text, text) {
+			e.text = strings.Clone(text)
 		}
-		e.info = s
+		e.val = v
 		return
 	}
 	if len(c.ring) < c.max {
@@ -95,22 +117,19 @@ func (c *sessionCache) put(tok string, s sessionInfo) {
 		c.ring[c.next] = slot
 		c.next = (c.next + 1) % c.max
 	}
-	c.entries[slot] = &sessionEntry{tok: strings.Clone(tok), info: s}
+	c.entries[slot] = &exactEntry[V]{text: strings.Clone(text), val: v}
 }
 
-// remove forgets tok (and nothing else that shares its slot).
-func (c *sessionCache) remove(tok string) {
-	slot := tokenSlot(tok)
-	if e, ok := c.entries[slot]; ok && sameText(e.tok, tok) {
+// remove forgets the value stored under text, if slot holds it.
+func (c *exactCache[K, V]) remove(slot K, text string) {
+	if e, ok := c.entries[slot]; ok && sameText(e.text, text) {
 		delete(c.entries, slot)
 	}
 }
 
-func (c *sessionCache) len() int { return len(c.entries) }
+func (c *exactCache[K, V]) len() int { return len(c.entries) }
 
-func (c *sessionCache) clear() {
-	c.entries, c.ring, c.next = map[uint64]*sessionEntry{}, nil, 0
-}
+func (c *exactCache[K, V]) clear() { *c = newExactCache[K, V](c.max) }
 
 // credKey identifies a client id and secret pair without the secret: the
 // client id plus a 128-bit SipHash-2-4 of id and secret, keyed with a key
@@ -152,65 +171,28 @@ type credEntry struct {
 }
 
 // credentialCache is the per-VM level of the credential cache (the shared
-// level is in shared data, see credshare.go). Bounded and FIFO like
-// sessionCache. The map is keyed by the 128-bit hash alone, which is cheap to
-// hash inside wasm; the client id is compared on a hit (sameText), so a pair
-// is found only under its own client id.
+// level is in shared data, see credshare.go). The slot is the 128-bit hash
+// alone, which is cheap to hash inside wasm; the exact text is the client
+// id, so a pair is found only under its own client id.
 type credentialCache struct {
-	max     int
-	entries map[[2]uint64]credSlot
-	ring    [][2]uint64
-	next    int
-}
-
-type credSlot struct {
-	id string
-	e  *credEntry
+	exactCache[[2]uint64, *credEntry]
 }
 
 func newCredentialCache(max int) credentialCache {
-	return credentialCache{max: max, entries: map[[2]uint64]credSlot{}}
+	return credentialCache{newExactCache[[2]uint64, *credEntry](max)}
 }
+
+func (k credKey) slot() [2]uint64 { return [2]uint64{k.h0, k.h1} }
 
 func (c *credentialCache) get(k credKey) (*credEntry, bool) {
-	s, ok := c.entries[[2]uint64{k.h0, k.h1}]
-	if !ok || !sameText(s.id, k.id) {
+	e, ok := c.exactCache.get(k.slot(), k.id)
+	if !ok {
 		return nil, false
 	}
-	return s.e, true
+	return *e, true
 }
 
-// put remembers e for k; k's client id is copied (callers pass substrings
-// of header values).
-func (c *credentialCache) put(k credKey, e *credEntry) {
-	h := [2]uint64{k.h0, k.h1}
-	if s, ok := c.entries[h]; ok {
-		if !sameText(s.id, k.id) {
-			s.id = strings.Clone(k.id)
-		}
-		s.e = e
-		c.entries[h] = s
-		return
-	}
-	if len(c.ring) < c.max {
-		c.ring = append(c.ring, h)
-	} else {
-		delete(c.entries, c.ring[c.next])
-		c.ring[c.next] = h
-		c.next = (c.next + 1) % c.max
-	}
-	c.entries[h] = credSlot{id: strings.Clone(k.id), e: e}
-}
+// put remembers e for k.
+func (c *credentialCache) put(k credKey, e *credEntry) { c.exactCache.put(k.slot(), k.id, e) }
 
-func (c *credentialCache) remove(k credKey) {
-	h := [2]uint64{k.h0, k.h1}
-	if s, ok := c.entries[h]; ok && sameText(s.id, k.id) {
-		delete(c.entries, h)
-	}
-}
-
-func (c *credentialCache) len() int { return len(c.entries) }
-
-func (c *credentialCache) clear() {
-	c.entries, c.ring, c.next = map[[2]uint64]credSlot{}, nil, 0
-}
+func (c *credentialCache) remove(k credKey) { c.exactCache.remove(k.slot(), k.id) }
