@@ -255,33 +255,51 @@ func TestDispatchFailure(t *testing.T) {
 }
 
 // TestContextReuseStartsClean: finished streams' contexts are reused, and a
-// reused context carries nothing over (no cookie, the stream's own
-// assertion), also when an exchange answer arrives after its stream was
-// deleted. (The emulator deletes a context as soon as its stream ends; the
-// window Envoy leaves between the two, when a late answer must not reach a
-// reused context, is tested on the direct host: TestDirectHostLateExchangeAnswer.)
+// reused context starts clean: an exchange in the context of a finished
+// cookie request is resumed and answered with its cookie (a context still
+// marked finished would drop the issuer's answer), and the cookie request
+// after it gets no cookie. An exchange answer that arrives after its stream
+// was deleted changes nothing. (The emulator deletes a context as soon as its
+// stream ends; the window Envoy leaves between the two, when a late answer
+// must not reach a reused context, is tested on the direct host:
+// TestDirectHostLateExchangeAnswer.)
 func TestContextReuseStartsClean(t *testing.T) {
 	vmTest(t, func(t *testing.T, vm types.VMContext) {
 		host := startHost(t, vm, exchangeConfig, sourceAddress)
-		a, callout := startExchange(t, host, credentialHeaders())
+		a, abandoned := startExchange(t, host, credentialHeaders())
 		host.CompleteHttpContext(a) // the client went away during the exchange
 
 		cookie := sign(t, testKey, nil)
-		for round := range 3 { // later streams reuse finished contexts
+		cookieRequest := func(step string) {
+			t.Helper()
 			b, action := send(host, get("/api", "cookie", "CF_Authorization="+cookie))
 			if action != types.ActionContinue {
-				t.Fatalf("round %d: cookie request: %v", round, action)
-			}
-			if round == 1 {
-				host.CallOnHttpCallResponse(callout.CalloutID, [][2]string{{":status", "200"}}, nil, issuerAnswer(t, sign(t, testKey, nil)))
+				t.Fatalf("%s: cookie request: %v", step, action)
 			}
 			host.CallOnResponseHeaders(b, [][2]string{{":status", "200"}}, false)
 			if c := values(host.GetCurrentResponseHeaders(b), "set-cookie"); len(c) != 0 {
-				t.Fatalf("round %d: a cookie request got set-cookie %q", round, c)
+				t.Fatalf("%s: a cookie request got set-cookie %q", step, c)
 			}
 			wantForwarded(t, host, b, types.ActionContinue, cookie)
 			host.CompleteHttpContext(b)
 		}
+		cookieRequest("first")
+		host.CallOnHttpCallResponse(abandoned.CalloutID, [][2]string{{":status", "200"}}, nil, issuerAnswer(t, sign(t, testKey, nil)))
+
+		// A header pair in the reused context: exchanged, resumed, cookie set.
+		p, callout := startExchange(t, host, credentialHeaders())
+		fresh := sign(t, testKey, func(c *session.Claims) { c.ID = "jti-reuse" })
+		host.CallOnHttpCallResponse(callout.CalloutID, [][2]string{{":status", "200"}}, nil, issuerAnswer(t, fresh))
+		if a := host.GetCurrentHttpStreamAction(p); a != types.ActionContinue {
+			t.Fatalf("exchange in a reused context not resumed: %v", a)
+		}
+		host.CallOnResponseHeaders(p, [][2]string{{":status", "200"}}, false)
+		if c := values(host.GetCurrentResponseHeaders(p), "set-cookie"); len(c) != 1 || !strings.HasPrefix(c[0], "CF_Authorization="+fresh+";") {
+			t.Fatalf("exchange in a reused context: set-cookie %q", c)
+		}
+		host.CompleteHttpContext(p)
+
+		cookieRequest("after the exchange") // the exchange's session is not carried over
 		if logs := host.GetErrorLogs(); len(logs) != 0 {
 			t.Fatalf("error logs: %q", logs)
 		}
