@@ -308,18 +308,7 @@ func (s *Server) importToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now().UTC()
-	t := domain.Token{
-		ID:                  domain.NewID(),
-		Name:                req.Name,
-		ClientID:            req.ClientID,
-		SecretHash:          s.keys.HashSecret(req.ClientSecret),
-		ClientSecretVersion: 1,
-		Duration:            duration,
-		ExpiresAt:           domain.ExpiryFrom(now, duration),
-		Enabled:             true,
-		CreatedAt:           now,
-		UpdatedAt:           now,
-	}
+	t := s.newToken(req.Name, req.ClientID, req.ClientSecret, duration, now)
 	if err := s.store.CreateToken(r.Context(), t); err != nil {
 		if errors.Is(err, storage.ErrClientIDRetired) {
 			err = domain.Errorf(domain.EConflict, "client id %s belonged to a deleted service token: a deleted credential can never be registered again; create a new token instead", req.ClientID)

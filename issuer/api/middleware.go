@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/svcauth/svcauth/issuer/domain"
+	"github.com/svcauth/svcauth/issuer/internal/httpx"
 )
 
 type ctxKey int
@@ -58,28 +59,6 @@ func (r *requestLogger) get() *slog.Logger {
 	return r.l
 }
 
-// statusWriter records the status code a handler wrote.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // middleware gives every request an id (X-Request-Id, taken from the client
 // when it is sane), a logger, a panic guard, JSON bodies for unknown routes
 // and wrong methods, a latency observation and one log line. It never logs
@@ -96,7 +75,7 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 		ctx := context.WithValue(r.Context(), ctxLogger, rl)
 		ctx = context.WithValue(ctx, ctxRequestID, id)
 		r = r.WithContext(ctx)
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &httpx.StatusWriter{ResponseWriter: w}
 
 		_, pattern := mux.Handler(r)
 		route := pattern
@@ -106,7 +85,7 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 					panic(p)
 				}
 				rl.get().Error("panic in handler", "panic", p, "route", route)
-				if sw.status == 0 {
+				if sw.Status == 0 {
 					writeError(sw, r, s.log, domain.Errorf(domain.EInternal, "internal error"))
 				}
 			}
@@ -114,14 +93,14 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 				route = "unmatched"
 			}
 			elapsed := time.Since(start)
-			s.metrics.requestDuration.WithLabelValues(r.Method, route, strconv.Itoa(sw.status)).Observe(elapsed.Seconds())
+			s.metrics.requestDuration.WithLabelValues(r.Method, route, strconv.Itoa(sw.Status)).Observe(elapsed.Seconds())
 			level := slog.LevelInfo
 			switch route {
 			case "GET /healthz", "GET /readyz", "GET /metrics",
 				// Machine traffic at high rates: every exchange is in the
 				// audit log, and polls are counted in the metrics.
 				"POST /v1/exchange", "GET /v1/filter-sync":
-				if sw.status < 500 {
+				if sw.Status < 500 {
 					level = slog.LevelDebug
 				}
 			}
@@ -133,7 +112,7 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 				path = "(redacted: looks like it holds a credential)"
 			}
 			rl.get().Log(ctx, level, "http request", "method", r.Method, "path", path, "route", route,
-				"status", sw.status, "duration_ms", float64(elapsed.Microseconds())/1000, "remote", r.RemoteAddr)
+				"status", sw.Status, "duration_ms", float64(elapsed.Microseconds())/1000, "remote", r.RemoteAddr)
 		}()
 
 		if pattern == "" {
@@ -152,8 +131,8 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 			return
 		}
 		mux.ServeHTTP(sw, r)
-		if sw.status == 0 {
-			sw.status = http.StatusOK
+		if sw.Status == 0 {
+			sw.Status = http.StatusOK
 		}
 	})
 }

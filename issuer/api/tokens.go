@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/svcauth/svcauth/filter/credential"
 	"github.com/svcauth/svcauth/issuer/apiv1"
@@ -33,18 +34,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now().UTC()
 	secret := credential.NewSecret()
-	t := domain.Token{
-		ID:                  domain.NewID(),
-		Name:                req.Name,
-		ClientID:            credential.NewClientID(),
-		SecretHash:          s.keys.HashSecret(secret),
-		ClientSecretVersion: 1,
-		Duration:            duration,
-		ExpiresAt:           domain.ExpiryFrom(now, duration),
-		Enabled:             true,
-		CreatedAt:           now,
-		UpdatedAt:           now,
-	}
+	t := s.newToken(req.Name, credential.NewClientID(), secret, duration, now)
 	if err := s.store.CreateToken(r.Context(), t); err != nil {
 		s.fail(w, r, storageErr(err, "service token named "+strconv.Quote(req.Name)))
 		return
@@ -58,6 +48,24 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	out := tokenOut(t, now)
 	out.ClientSecret = secret
 	writeJSON(w, http.StatusCreated, out)
+}
+
+// newToken is a new enabled service token (created or imported) holding
+// clientID and the hash of secret, at its first secret version, expiring
+// duration after now.
+func (s *Server) newToken(name, clientID, secret string, duration domain.TokenDuration, now time.Time) domain.Token {
+	return domain.Token{
+		ID:                  domain.NewID(),
+		Name:                name,
+		ClientID:            clientID,
+		SecretHash:          s.keys.HashSecret(secret),
+		ClientSecretVersion: 1,
+		Duration:            duration,
+		ExpiresAt:           domain.ExpiryFrom(now, duration),
+		Enabled:             true,
+		CreatedAt:           now,
+		UpdatedAt:           now,
+	}
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {

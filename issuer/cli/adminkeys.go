@@ -61,18 +61,13 @@ func (a *app) adminKeysCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if a.output == "json" {
-				return fail(printJSON(a.stdout, keys))
-			}
-			rows := make([][]string, 0, len(keys))
-			for _, k := range keys {
+			return printList(a, keys, []string{"ID", "NAME", "CREATED", "STATUS"}, func(k apiv1.AdminKey) []string {
 				status := "active"
 				if k.RevokedAt != nil {
 					status = "revoked " + fmtTime(k.RevokedAt)
 				}
-				rows = append(rows, []string{k.ID, k.Name, fmtTime(&k.CreatedAt), status})
-			}
-			return fail(table(a.stdout, []string{"ID", "NAME", "CREATED", "STATUS"}, rows))
+				return []string{k.ID, k.Name, fmtTime(&k.CreatedAt), status}
+			})
 		},
 	}
 	revoke := &cobra.Command{

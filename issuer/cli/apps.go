@@ -72,14 +72,9 @@ func (a *app) appsList() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if a.output == "json" {
-				return fail(printJSON(a.stdout, apps))
-			}
-			rows := make([][]string, 0, len(apps))
-			for _, x := range apps {
-				rows = append(rows, []string{x.ID, x.Name, x.AUD, strings.Join(x.Domains, ","), x.SessionDuration})
-			}
-			return fail(table(a.stdout, []string{"ID", "NAME", "AUD", "DOMAINS", "SESSION"}, rows))
+			return printList(a, apps, []string{"ID", "NAME", "AUD", "DOMAINS", "SESSION"}, func(x apiv1.App) []string {
+				return []string{x.ID, x.Name, x.AUD, strings.Join(x.Domains, ","), x.SessionDuration}
+			})
 		},
 	}
 }
@@ -158,11 +153,7 @@ longer exchange credentials (the issuer no longer knows its audience).`,
 			if err := c.do(cmd.Context(), http.MethodDelete, "/v1/apps/"+url.PathEscape(args[0]), nil, nil, nil); err != nil {
 				return err
 			}
-			if a.output == "json" {
-				return fail(printJSON(a.stdout, map[string]any{"id": args[0], "deleted": true}))
-			}
-			_, err = a.stdout.Write([]byte("Deleted application " + args[0] + "\n"))
-			return fail(err)
+			return a.printDeleted("application", args[0])
 		},
 	}
 }

@@ -69,11 +69,7 @@ One page at a time: when more events match, the command says on stderr which
 			if page.NextCursor != "" {
 				defer a.warnf("More events: add --before %s for the next page.\n", page.NextCursor)
 			}
-			if a.output == "json" {
-				return fail(printJSON(a.stdout, page.Items))
-			}
-			rows := make([][]string, 0, len(page.Items))
-			for _, e := range page.Items {
+			return printList(a, page.Items, []string{"TIME", "EVENT", "ACTOR", "TOKEN", "APP", "REASON", "SOURCE"}, func(e apiv1.AuditEvent) []string {
 				token := e.TokenName
 				if token == "" {
 					token = e.TokenID
@@ -82,9 +78,8 @@ One page at a time: when more events match, the command says on stderr which
 				if app == "" {
 					app = e.AppID
 				}
-				rows = append(rows, []string{fmtTime(&e.Time), e.Event, orDash(e.Actor), orDash(token), orDash(app), orDash(e.Reason), orDash(e.SourceIP)})
-			}
-			return fail(table(a.stdout, []string{"TIME", "EVENT", "ACTOR", "TOKEN", "APP", "REASON", "SOURCE"}, rows))
+				return []string{fmtTime(&e.Time), e.Event, orDash(e.Actor), orDash(token), orDash(app), orDash(e.Reason), orDash(e.SourceIP)}
+			})
 		},
 	}
 	f := cmd.Flags()

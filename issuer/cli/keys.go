@@ -97,18 +97,13 @@ retired. Key material is never shown (filter-config and filter sync carry it).`,
 			if err != nil {
 				return err
 			}
-			if a.output == "json" {
-				return fail(printJSON(a.stdout, keys))
-			}
-			rows := make([][]string, 0, len(keys))
-			for _, k := range keys {
+			return printList(a, keys, []string{"KID", "CREATED", "ACTIVATES", "RETIRES", "STATE"}, func(k apiv1.AppKey) []string {
 				retires := "-"
 				if k.RetiresAt != nil {
 					retires = fmtTime(k.RetiresAt)
 				}
-				rows = append(rows, []string{k.KID, fmtTime(&k.CreatedAt), fmtTime(&k.ActivatesAt), retires, k.State})
-			}
-			return fail(table(a.stdout, []string{"KID", "CREATED", "ACTIVATES", "RETIRES", "STATE"}, rows))
+				return []string{k.KID, fmtTime(&k.CreatedAt), fmtTime(&k.ActivatesAt), retires, k.State}
+			})
 		},
 	}
 	cmd.Flags().StringVar(&appID, "app", "", "application id")

@@ -49,3 +49,26 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+// printList writes items as JSON or, for -o table, as one row per item
+// under header. The error is a failure (exit code 1).
+func printList[T any](a *app, items []T, header []string, row func(T) []string) error {
+	if a.output == "json" {
+		return fail(printJSON(a.stdout, items))
+	}
+	rows := make([][]string, 0, len(items))
+	for _, x := range items {
+		rows = append(rows, row(x))
+	}
+	return fail(table(a.stdout, header, rows))
+}
+
+// printDeleted confirms that the thing (a "policy", an "application")
+// with id is gone. The error is a failure (exit code 1).
+func (a *app) printDeleted(thing, id string) error {
+	if a.output == "json" {
+		return fail(printJSON(a.stdout, map[string]any{"id": id, "deleted": true}))
+	}
+	_, err := a.stdout.Write([]byte("Deleted " + thing + " " + id + "\n"))
+	return fail(err)
+}

@@ -98,18 +98,7 @@ func (a *app) policiesCreate() *cobra.Command {
 			if err := c.do(cmd.Context(), http.MethodPost, "/v1/apps/"+url.PathEscape(appID)+"/policies", nil, req, &p); err != nil {
 				return err
 			}
-			if a.output == "json" {
-				return fail(printJSON(a.stdout, p))
-			}
-			return fail(fields(a.stdout,
-				"ID", p.ID,
-				"App", p.AppID,
-				"Name", orDash(p.Name),
-				"Decision", p.Decision,
-				"Include", rulesText(p.Include),
-				"Exclude", rulesText(p.Exclude),
-				"Precedence", strconv.Itoa(p.Precedence),
-			))
+			return fail(a.printPolicy(p))
 		},
 	}
 	f := cmd.Flags()
@@ -142,14 +131,9 @@ func (a *app) policiesList() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if a.output == "json" {
-				return fail(printJSON(a.stdout, policies))
-			}
-			rows := make([][]string, 0, len(policies))
-			for _, p := range policies {
-				rows = append(rows, []string{strconv.Itoa(p.Precedence), p.ID, orDash(p.Name), p.Decision, rulesText(p.Include), rulesText(p.Exclude)})
-			}
-			return fail(table(a.stdout, []string{"#", "ID", "NAME", "DECISION", "INCLUDE", "EXCLUDE"}, rows))
+			return printList(a, policies, []string{"#", "ID", "NAME", "DECISION", "INCLUDE", "EXCLUDE"}, func(p apiv1.Policy) []string {
+				return []string{strconv.Itoa(p.Precedence), p.ID, orDash(p.Name), p.Decision, rulesText(p.Include), rulesText(p.Exclude)}
+			})
 		},
 	}
 	cmd.Flags().StringVar(&appID, "app", "", "application id")
@@ -185,11 +169,7 @@ func (a *app) policiesDelete() *cobra.Command {
 			if err := c.do(cmd.Context(), http.MethodDelete, "/v1/apps/"+url.PathEscape(appID)+"/policies/"+url.PathEscape(args[0]), nil, nil, nil); err != nil {
 				return err
 			}
-			if a.output == "json" {
-				return fail(printJSON(a.stdout, map[string]any{"id": args[0], "deleted": true}))
-			}
-			_, err = a.stdout.Write([]byte("Deleted policy " + args[0] + "\n"))
-			return fail(err)
+			return a.printDeleted("policy", args[0])
 		},
 	}
 	cmd.Flags().StringVar(&appID, "app", "", "application id")

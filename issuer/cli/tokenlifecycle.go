@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -127,11 +126,7 @@ given; then it is also removed from those policies.`,
 			if err := c.do(cmd.Context(), http.MethodDelete, "/v1/service-tokens/"+url.PathEscape(args[0]), q, nil, nil); err != nil {
 				return err
 			}
-			if a.output == "json" {
-				return fail(printJSON(a.stdout, map[string]any{"id": args[0], "deleted": true}))
-			}
-			fmt.Fprintf(a.stdout, "Deleted service token %s\n", args[0])
-			return nil
+			return a.printDeleted("service token", args[0])
 		},
 	}
 	del.Flags().BoolVar(&force, "force", false, "delete even if policies name the token (removing it from them)")

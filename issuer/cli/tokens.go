@@ -90,14 +90,9 @@ func (a *app) tokensList() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if a.output == "json" {
-				return fail(printJSON(a.stdout, tokens))
-			}
-			rows := make([][]string, 0, len(tokens))
-			for _, t := range tokens {
-				rows = append(rows, []string{t.ID, t.Name, t.ClientID, t.Status, fmtTime(t.ExpiresAt), fmtTime(t.LastSeenAt)})
-			}
-			return fail(table(a.stdout, []string{"ID", "NAME", "CLIENT ID", "STATUS", "EXPIRES", "LAST SEEN"}, rows))
+			return printList(a, tokens, []string{"ID", "NAME", "CLIENT ID", "STATUS", "EXPIRES", "LAST SEEN"}, func(t apiv1.Token) []string {
+				return []string{t.ID, t.Name, t.ClientID, t.Status, fmtTime(t.ExpiresAt), fmtTime(t.LastSeenAt)}
+			})
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "only the token with this name")

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/svcauth/svcauth/issuer/apiv1"
+	"github.com/svcauth/svcauth/issuer/internal/httpx"
 )
 
 // Prefix is the path the dashboard is mounted under.
@@ -178,26 +179,6 @@ func requestID(r *http.Request) string {
 	return id
 }
 
-// statusWriter records the status a handler wrote.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
 // middleware sets the security headers of every answer, gives the request
 // an id, guards against panics and logs one line per request: method, path
 // (which never holds a secret: secrets travel only in POST bodies and
@@ -215,14 +196,14 @@ func (h *Handler) middleware(next http.Handler) http.Handler {
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &httpx.StatusWriter{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
 				h.log.Error("panic in dashboard handler", "request_id", id, "panic", fmt.Sprint(p), "path", r.URL.Path)
-				if sw.status == 0 {
+				if sw.Status == 0 {
 					h.renderError(sw, r, http.StatusInternalServerError, "Something went wrong", "The dashboard hit an internal error. Details are in the issuer's log (request "+id+").")
 				}
 			}
@@ -231,7 +212,7 @@ func (h *Handler) middleware(next http.Handler) http.Handler {
 				level = slog.LevelDebug
 			}
 			h.log.Log(r.Context(), level, "dashboard request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-				"status", sw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", r.RemoteAddr)
+				"status", sw.Status, "duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", r.RemoteAddr)
 		}()
 		next.ServeHTTP(sw, r)
 	})
