@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/svcauth/svcauth/e2e/stack"
 )
 
 func TestHelpSaysItIsAHarness(t *testing.T) {
@@ -59,7 +61,7 @@ func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	outR, outW := io.Pipe()
-	stderr := &syncBuffer{}
+	stderr := &stack.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, []string{

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/svcauth/svcauth/e2e/stack"
 )
 
 func TestContinueReachesUpstreamWithMutatedHeaders(t *testing.T) {
@@ -365,7 +367,7 @@ func TestTicksAndTickCallouts(t *testing.T) {
 }
 
 func TestPluginStartFailure(t *testing.T) {
-	log := &syncBuffer{}
+	log := &stack.SyncBuffer{}
 	_, err := New(Config{VM: sharedVM, Upstream: "http://127.0.0.1:1", PluginConfig: []byte(`{"fail": true}`), Log: log})
 	if err == nil || !strings.Contains(err.Error(), "critical: testplugin: configured to fail") {
 		t.Fatalf("err = %v, want the plugin's critical log", err)
@@ -435,7 +437,7 @@ func TestPluginCrashFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	up := newRecorder(t, nil)
-	logs := &syncBuffer{}
+	logs := &stack.SyncBuffer{}
 	p, err := New(Config{Wasm: wasm, Upstream: up.URL, Log: logs})
 	if err != nil {
 		t.Fatal(err)

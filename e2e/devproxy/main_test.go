@@ -1,7 +1,6 @@
 package devproxy
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/proxytest"
+
+	"github.com/svcauth/svcauth/e2e/stack"
 )
 
 // The test plugin (testdata/testplugin) is compiled once per test binary and
@@ -62,36 +63,18 @@ func runTests(m *testing.M) int {
 	return m.Run()
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // harness is one Proxy behind an httptest server, with its log captured.
 type harness struct {
 	proxy *Proxy
 	srv   *httptest.Server
-	log   *syncBuffer
+	log   *stack.SyncBuffer
 }
 
 // start opens a Proxy on the shared VM. The caller sets Upstream, Clusters
 // and PluginConfig; everything is closed at the end of the test.
 func start(t *testing.T, cfg Config) *harness {
 	t.Helper()
-	h := &harness{log: &syncBuffer{}}
+	h := &harness{log: &stack.SyncBuffer{}}
 	cfg.VM = sharedVM
 	cfg.Log = h.log
 	p, err := New(cfg)

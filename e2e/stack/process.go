@@ -18,13 +18,13 @@ import (
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *SyncBuffer
 	done chan struct{}
 	err  error
 }
 
 func startProcess(name string, echo io.Writer, path string, args ...string) (*process, error) {
-	p := &process{name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{name: name, out: &SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(path, args...)
 	var w io.Writer = p.out
 	if echo != nil {
@@ -107,18 +107,20 @@ func FreeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-type syncBuffer struct {
+// SyncBuffer is a log sink that goroutines may write concurrently (a
+// process's output, a harness's log).
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()

@@ -15,6 +15,7 @@ import (
 	"github.com/svcauth/svcauth/issuer/api"
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/domain"
+	"github.com/svcauth/svcauth/issuer/internal/logbuf"
 	"github.com/svcauth/svcauth/issuer/keys"
 	"github.com/svcauth/svcauth/issuer/storage"
 	"github.com/svcauth/svcauth/issuer/storage/sqlite"
@@ -112,7 +113,7 @@ func newCountingHarness(t *testing.T, cfg func(*api.Config)) (*harness, *countin
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, store: db, dbPath: dbPath, keys: kr, reg: prometheus.NewRegistry(), logs: &syncBuffer{},
+	h := &harness{t: t, store: db, dbPath: dbPath, keys: kr, reg: prometheus.NewRegistry(), logs: &logbuf.Buffer{},
 		now: time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)}
 	c := api.Config{Storage: cs, Keys: kr, IssuerURL: issuerURL, Now: h.clock, Registry: h.reg,
 		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}

@@ -18,30 +18,13 @@ import (
 	"github.com/svcauth/svcauth/issuer/api"
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/domain"
+	"github.com/svcauth/svcauth/issuer/internal/logbuf"
 	"github.com/svcauth/svcauth/issuer/keys"
 	"github.com/svcauth/svcauth/issuer/storage"
 	"github.com/svcauth/svcauth/issuer/storage/sqlite"
 )
 
 const issuerURL = "https://issuer.test"
-
-// syncBuffer is a bytes.Buffer safe for concurrent log writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type harness struct {
 	t        *testing.T
@@ -50,7 +33,7 @@ type harness struct {
 	dbPath   string
 	keys     *keys.Keyring
 	reg      *prometheus.Registry
-	logs     *syncBuffer
+	logs     *logbuf.Buffer
 	adminKey string
 
 	mu  sync.Mutex
@@ -69,7 +52,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, store: store, dbPath: dbPath, keys: kr, reg: prometheus.NewRegistry(), logs: &syncBuffer{},
+	h := &harness{t: t, store: store, dbPath: dbPath, keys: kr, reg: prometheus.NewRegistry(), logs: &logbuf.Buffer{},
 		now: time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)}
 	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.srv, err = api.New(api.Config{Storage: store, Keys: kr, IssuerURL: issuerURL, Logger: logger, Now: h.clock, Registry: h.reg})

@@ -20,28 +20,11 @@ import (
 
 	"github.com/svcauth/svcauth/issuer/api"
 	"github.com/svcauth/svcauth/issuer/apiv1"
+	"github.com/svcauth/svcauth/issuer/internal/logbuf"
 	"github.com/svcauth/svcauth/issuer/keys"
 	"github.com/svcauth/svcauth/issuer/storage/sqlite"
 	"github.com/svcauth/svcauth/issuer/ui"
 )
-
-// syncBuffer collects log output from concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // harness is an issuer API on a fresh SQLite file with the dashboard in
 // front of it, mounted as svcauth serve mounts it, and a settable clock.
@@ -50,7 +33,7 @@ type harness struct {
 	api      *api.Server
 	handler  http.Handler
 	adminKey string
-	logs     *syncBuffer
+	logs     *logbuf.Buffer
 
 	mu  sync.Mutex
 	now time.Time
@@ -68,7 +51,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, logs: &syncBuffer{}, now: time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)}
+	h := &harness{t: t, logs: &logbuf.Buffer{}, now: time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.api, err = api.New(api.Config{Storage: store, Keys: kr, IssuerURL: "https://issuer.test", Logger: log, Now: h.clock})
 	if err != nil {
