@@ -56,12 +56,12 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 	}
 
 	if !domain.ValidAUD(req.AUD) {
-		s.metrics.exchanges.WithLabelValues(resultError).Inc()
+		s.fast.failed.Inc()
 		return apiv1.ExchangeResponse{}, domain.Errorf(domain.EInvalid, "aud: want the application's 64-hex audience tag")
 	}
 	ea, err := s.cache.app(ctx, req.AUD, now)
 	if err != nil {
-		s.metrics.exchanges.WithLabelValues(resultError).Inc()
+		s.fast.failed.Inc()
 		if errors.Is(err, storage.ErrNotFound) {
 			s.logger(ctx).Error("exchange for an unknown application: is the filter configured with a deleted app?", "aud", req.AUD)
 			return apiv1.ExchangeResponse{}, domain.Errorf(domain.ENotFound, "unknown application")
@@ -72,7 +72,7 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 	ev.AppID, ev.AppName = app.ID, app.Name
 
 	deny := func(code, reason, detail string) error {
-		s.metrics.exchanges.WithLabelValues(resultDenied).Inc()
+		s.fast.denied.Inc()
 		s.metrics.denials.WithLabelValues(reason).Inc()
 		ev.Event, ev.Reason, ev.Detail = domain.EventSessionDenied, reason, detail
 		s.auditAsync(ev)
@@ -93,7 +93,7 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 		return apiv1.ExchangeResponse{}, deny(domain.EUnauthorized, domain.ReasonUnknownClient, "")
 	}
 	if err != nil {
-		s.metrics.exchanges.WithLabelValues(resultError).Inc()
+		s.fast.failed.Inc()
 		return apiv1.ExchangeResponse{}, err
 	}
 	ev.TokenID, ev.TokenName = tok.ID, tok.Name

@@ -28,13 +28,15 @@ func (s *Server) readExchangeRequest(w http.ResponseWriter, r *http.Request) (ap
 			bodyBuffers.Put(buf)
 		}
 	}()
-	var req apiv1.ExchangeRequest
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.maxBody)); err != nil {
-		return req, s.decodeError(err)
+		return apiv1.ExchangeRequest{}, s.decodeError(err)
 	}
 	if req, ok := parseExchangeRequest(buf.Bytes()); ok {
 		return req, nil
 	}
+	// Declared here: decodeFrom makes it escape to the heap, which the usual
+	// body, parsed above, should not pay for.
+	var req apiv1.ExchangeRequest
 	err := s.decodeFrom(bytes.NewReader(buf.Bytes()), &req)
 	return req, err
 }
