@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/dchest/siphash"
+
+	"github.com/svcauth/svcauth/filter/session"
 )
 
 // sessionInfo is what the filter keeps of a session JWT it has verified: the
@@ -14,10 +16,25 @@ type sessionInfo struct {
 	admittedBy    uint64 // the gen of the revocation state that last admitted it (revocation.admits)
 }
 
+// sessionInfoOf keeps what the filter needs of verified claims.
+func sessionInfoOf(c session.Claims) sessionInfo {
+	return sessionInfo{exp: c.ExpiresAt, nbf: c.NotBefore, iat: c.IssuedAt, tokenID: c.TokenID}
+}
+
 // usable reports whether the session is within its validity window at now,
 // allowing skew seconds either side, as session.Verifier does.
-func (s *sessionInfo) usable(now, skew int64) bool {
-	return now < s.exp+skew && now+skew >= s.nbf
+func (s *sessionInfo) usable(now, skew int64) bool { return s.validity(now, skew) == nil }
+
+// validity is nil for a usable session, else the error session.Verifier
+// gives for the same claims at now (expired, or not yet valid).
+func (s *sessionInfo) validity(now, skew int64) error {
+	switch {
+	case now >= s.exp+skew:
+		return session.ErrExpired
+	case now+skew < s.nbf:
+		return session.ErrNotYetValid
+	}
+	return nil
 }
 
 // sessionCache is the per-VM cache of verified JWTs (SPEC §3 fast path). A
@@ -63,15 +80,15 @@ func (c *sessionCache) get(tok string) (*sessionInfo, bool) {
 // put remembers a verified token.
 func (c *sessionCache) put(tok string, s sessionInfo) { c.exactCache.put(tokenSlot(tok), tok, s) }
 
-// remove forgets tok (and nothing else that shares its slot).
-func (c *sessionCache) remove(tok string) { c.exactCache.remove(tokenSlot(tok), tok) }
-
 // exactCache is a bounded map from a cheap slot (a few words, fast to hash
 // inside wasm) to a value kept with the exact text it was stored under: an
 // entry is found, replaced or removed only by that text (compared with
 // sameText), whatever else maps to its slot. Past max entries the oldest
 // insertion is evicted (FIFO through a ring of slots), which needs no
-// per-hit bookkeeping. Its memory grows with use, so that an idle VM's heap
+// per-hit bookkeeping. A removed entry stays in its slot as a tombstone
+// until its turn in the ring comes (or a put revives it), so that map and ring
+// always hold the same slots: deleting it would leave its ring position to
+// evict whatever later takes the slot. Its memory grows with use, so that an idle VM's heap
 // (which every collection scans) stays small. A VM is single-threaded: no
 // locking.
 type exactCache[K comparable, V any] struct {
@@ -79,11 +96,13 @@ type exactCache[K comparable, V any] struct {
 	entries map[K]*exactEntry[V]
 	ring    []K
 	next    int
+	live    int // entries that are not tombstones
 }
 
 type exactEntry[V any] struct {
-	text string
-	val  V
+	text    string
+	val     V
+	removed bool
 }
 
 func newExactCache[K comparable, V any](max int) exactCache[K, V] {
@@ -93,7 +112,7 @@ func newExactCache[K comparable, V any](max int) exactCache[K, V] {
 // get returns the value stored under text, in place.
 func (c *exactCache[K, V]) get(slot K, text string) (*V, bool) {
 	e, ok := c.entries[slot]
-	if !ok || !sameText(e.text, text) {
+	if !ok || e.removed || !sameText(e.text, text) {
 		return nil, false
 	}
 	return &e.val, true
@@ -107,27 +126,37 @@ func (c *exactCache[K, V]) put(slot K, text string, v V) {
 		if !sameText(e.text, text) {
 			e.text = strings.Clone(text)
 		}
+		if e.removed {
+			e.removed = false
+			c.live++
+		}
 		e.val = v
 		return
 	}
 	if len(c.ring) < c.max {
 		c.ring = append(c.ring, slot)
 	} else {
+		if old := c.entries[c.ring[c.next]]; !old.removed {
+			c.live--
+		}
 		delete(c.entries, c.ring[c.next])
 		c.ring[c.next] = slot
 		c.next = (c.next + 1) % c.max
 	}
 	c.entries[slot] = &exactEntry[V]{text: strings.Clone(text), val: v}
+	c.live++
 }
 
 // remove forgets the value stored under text, if slot holds it.
 func (c *exactCache[K, V]) remove(slot K, text string) {
-	if e, ok := c.entries[slot]; ok && sameText(e.text, text) {
-		delete(c.entries, slot)
+	if e, ok := c.entries[slot]; ok && !e.removed && sameText(e.text, text) {
+		var zero V
+		e.val, e.removed = zero, true // the value (a session, a JWT) need not stay alive
+		c.live--
 	}
 }
 
-func (c *exactCache[K, V]) len() int { return len(c.entries) }
+func (c *exactCache[K, V]) len() int { return c.live }
 
 func (c *exactCache[K, V]) clear() { *c = newExactCache[K, V](c.max) }
 

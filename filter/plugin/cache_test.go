@@ -1,6 +1,9 @@
 package plugin
 
-import "testing"
+import (
+	"strconv"
+	"testing"
+)
 
 // TestSessionCacheExactMatch: the cache's map slot comes from a token's last
 // bytes, so tokens that share them must still be told apart by their whole
@@ -18,7 +21,7 @@ func TestSessionCacheExactMatch(t *testing.T) {
 	if _, ok := c.get(forged); ok {
 		t.Fatal("a token sharing the slot was found")
 	}
-	c.remove(forged)
+	c.exactCache.remove(tokenSlot(forged), forged)
 	if s, ok := c.get(valid); !ok || s.tokenID != "alice" {
 		t.Fatalf("cached token lost after removing another in its slot: %+v %v", s, ok)
 	}
@@ -90,5 +93,35 @@ func TestAdmitsRemembersPerState(t *testing.T) {
 	s.admittedBy = 0
 	if uninstalled.admits(s) {
 		t.Fatal("gen 0 state skipped its lookups")
+	}
+}
+
+// TestExactCacheRemoveThenPut: a removed entry keeps its place in the ring
+// (a tombstone), so putting it back and filling the cache evicts nothing
+// early and counts right: map and ring never disagree.
+func TestExactCacheRemoveThenPut(t *testing.T) {
+	c := newSessionCache(16)
+	c.put("tok-a", sessionInfo{tokenID: "a"})
+	c.exactCache.remove(tokenSlot("tok-a"), "tok-a")
+	if _, ok := c.get("tok-a"); ok || c.len() != 0 {
+		t.Fatalf("removed entry found (len %d)", c.len())
+	}
+	c.put("tok-a", sessionInfo{tokenID: "a"})
+	for i := range 15 {
+		c.put("tok-"+strconv.Itoa(i), sessionInfo{})
+	}
+	if s, ok := c.get("tok-a"); !ok || s.tokenID != "a" || c.len() != 16 {
+		t.Fatalf("after remove, put and 15 more puts into 16 places: found %v, len %d", ok, c.len())
+	}
+	c.put("tok-next", sessionInfo{}) // the oldest insertion goes: tok-a's
+	if _, ok := c.get("tok-a"); ok || c.len() != 16 {
+		t.Fatalf("oldest entry kept (len %d)", c.len())
+	}
+	c.exactCache.remove(tokenSlot("tok-3"), "tok-3")
+	for i := range 20 { // tombstones are evicted in their turn and leave the count right
+		c.put("more-"+strconv.Itoa(i), sessionInfo{})
+		if c.len() > 16 {
+			t.Fatalf("%d live entries in 16 places", c.len())
+		}
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 	"github.com/svcauth/svcauth/filter/internal/wasmhost"
+	"github.com/svcauth/svcauth/filter/session"
 )
 
 // directHost runs the module on filter/internal/wasmhost: the benchmarks'
@@ -161,4 +163,24 @@ func TestDirectHostLateExchangeAnswer(t *testing.T) {
 	}
 	h.Delete(a)
 	h.Delete(b)
+}
+
+// TestDirectHostCachedSessionExpires: a session cached by an earlier request
+// is refused with 401 expired once the real clock passes its exp (the cached
+// entry's claims decide; no second signature check is needed), on every
+// later request too.
+func TestDirectHostCachedSessionExpires(t *testing.T) {
+	h := newDirectHost(t, filterModule.binary(t), testConfig("clock_skew_seconds", 0))
+	exp := time.Now().Unix() + 1
+	tok := sign(t, testKey, func(c *session.Claims) { c.ExpiresAt = exp })
+	headers := benchHeaders("cookie", "CF_Authorization="+tok)
+	h.Finish(h.request(t, headers, types.ActionContinue)) // verified and cached
+	time.Sleep(time.Until(time.Unix(exp, 0)) + 100*time.Millisecond)
+	for range 2 {
+		s := h.request(t, headers, types.ActionPause)
+		if s.Local == nil || s.Local.Status != 401 || !strings.Contains(string(s.Local.Body), `"expired"`) {
+			t.Fatalf("expired cached session: local reply %+v", s.Local)
+		}
+		h.Finish(s)
+	}
 }

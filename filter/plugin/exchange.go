@@ -190,7 +190,7 @@ func (h *httpContext) acceptSession(body []byte) {
 	// and the same header pair a credential cache hit, in this VM and (via
 	// shared data) in the proxy's other VMs.
 	jwt = strings.Clone(jwt) // not a slice of the whole answer body
-	s := sessionInfo{exp: claims.ExpiresAt, nbf: claims.NotBefore, iat: claims.IssuedAt, tokenID: claims.TokenID}
+	s := sessionInfoOf(claims)
 	p.sessions.put(jwt, s)
 	if h.cred.id != "" {
 		e := &credEntry{jwt: jwt, kid: jwtKid(jwt), info: s}

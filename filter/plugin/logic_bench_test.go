@@ -62,7 +62,7 @@ func BenchmarkLogicCachedCookie(b *testing.B) {
 	tok, claims := logicJWT(b)
 	buf := serializePairs(logicHeaders([2]string{"cookie", "_ga=GA1.1.1; CF_Authorization=" + tok + "; theme=dark"}))
 	sessions := newSessionCache(c.SessionCacheSize)
-	sessions.put(tok, sessionInfo{exp: claims.ExpiresAt, nbf: claims.NotBefore, iat: claims.IssuedAt, tokenID: claims.TokenID})
+	sessions.put(tok, sessionInfoOf(claims))
 	rev := logicRevocation()
 	now := time.Now().Unix()
 	for b.Loop() {
@@ -83,7 +83,7 @@ func BenchmarkLogicCachedHeaderPair(b *testing.B) {
 	buf := serializePairs(logicHeaders([2]string{"cf-access-client-id", testClientID}, [2]string{"cf-access-client-secret", testSecret}))
 	hasher := deriveCredHasher(c)
 	creds := newCredentialCache(c.CredentialCacheSize)
-	info := sessionInfo{exp: claims.ExpiresAt, nbf: claims.NotBefore, iat: claims.IssuedAt, tokenID: claims.TokenID}
+	info := sessionInfoOf(claims)
 	creds.put(hasher.key(testClientID, testSecret), &credEntry{jwt: tok, kid: testKey.ID, info: info})
 	rev := logicRevocation()
 	now := time.Now().Unix()

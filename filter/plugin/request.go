@@ -49,12 +49,17 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		now = p.clock.request(wall)
 		for _, tok := range r.candidates[:r.nCandidates] {
 			if s, ok := p.sessions.get(tok); ok {
-				switch {
-				case !s.usable(now, c.ClockSkewSeconds):
-					p.sessions.remove(tok)
-					if !exact {
-						now, exact = p.clock.exact(), true
+				if !exact && !s.usable(now, c.ClockSkewSeconds) {
+					now, exact = p.clock.exact(), true // the cached-path clock may lag: decide on the exact time
+				}
+				// A cached token's signature needs no second check: its
+				// claims decide, and it stays cached (evicted in its turn).
+				switch err := s.validity(now, c.ClockSkewSeconds); {
+				case err != nil:
+					if sessionErr == nil {
+						sessionErr = err
 					}
+					continue
 				case !p.rev.admits(s):
 					if sessionErr == nil {
 						sessionErr = errRevoked
@@ -70,7 +75,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 			}
 			claims, err := p.verifier.Verify(tok, now)
 			if err == nil {
-				s := sessionInfo{exp: claims.ExpiresAt, nbf: claims.NotBefore, iat: claims.IssuedAt, tokenID: claims.TokenID}
+				s := sessionInfoOf(claims)
 				p.sessions.put(tok, s)
 				if !p.rev.refuses(&s) {
 					p.stats.count(outSessionVerified)
