@@ -19,15 +19,6 @@ func hostRequestTime() (int64, bool) {
 	return 0, false
 }
 
-// requestTime returns when the request arrived, in Unix seconds: request.time
-// when the host has it, else the WASI clock.
-func requestTime() int64 {
-	if t, ok := hostRequestTime(); ok {
-		return t
-	}
-	return wallMS() / 1000
-}
-
 // clock is the plugin's idea of the current time.
 //
 // In Envoy the module's WASI clock is the real clock, and reading it (wallMS:

@@ -29,9 +29,6 @@ var sourceAddressProperty = []string{"source", "address"}
 // ends the request: exactly one resume or one local reply.
 func (h *httpContext) exchange(r *requestHeaders, id, secret string) types.Action {
 	c := h.p.cfg
-	if h.start == 0 {
-		h.start = requestTime()
-	}
 	requestID := ""
 	if len(r.requestID) <= maxRequestIDLength && isVisibleASCII(r.requestID) {
 		requestID = r.requestID
@@ -178,25 +175,21 @@ func (h *httpContext) acceptSession(body []byte) {
 		h.reply(503, reasonIssuerBadResponse)
 		return
 	}
-	if err := proxywasm.ReplaceHttpRequestHeader(h.p.cfg.AssertionHeader, jwt); err != nil {
-		proxywasm.LogError("svcauth: cannot set the assertion header: " + err.Error())
-		h.reply(503, reasonInternal)
-		return
+	if h.forward(jwt) != types.ActionContinue {
+		return // answered 503
 	}
 	h.session, h.sessionExp = jwt, claims.ExpiresAt
 	h.held = false
 	p.stats.count(outExchanged)
 	// Remember the session: the cookie's next request is a session cache hit,
 	// and the same header pair a credential cache hit, in this VM and (via
-	// shared data) in the proxy's other VMs.
-	jwt = strings.Clone(jwt) // not a slice of the whole answer body
+	// shared data) in the proxy's other VMs. jwt is gjson's copy, not a
+	// slice of the whole answer body.
 	s := sessionInfoOf(claims)
 	p.sessions.put(jwt, s)
-	if h.cred.id != "" {
-		e := &credEntry{jwt: jwt, kid: jwtKid(jwt), info: s}
-		p.creds.put(h.cred, e)
-		p.shareCredential(h.cred, e)
-	}
+	e := &credEntry{jwt: jwt, kid: jwtKid(jwt), info: s}
+	p.creds.put(h.cred, e)
+	p.shareCredential(h.cred, e)
 	if err := proxywasm.ResumeHttpRequest(); err != nil {
 		proxywasm.LogError("svcauth: cannot resume the request: " + err.Error())
 	}

@@ -57,7 +57,7 @@ const maxReasonMetrics = 64
 type stats struct {
 	outcomes    [numOutcomes]uint64
 	outcomeIDs  [numOutcomes]proxywasm.MetricCounter
-	reasons     map[string]*reasonCount // "401:"/"503:" + reason
+	reasons     map[reasonKey]*reasonCount
 	syncOK      proxywasm.MetricCounter
 	syncNotMod  proxywasm.MetricCounter
 	syncFailed  proxywasm.MetricCounter
@@ -83,7 +83,7 @@ func (s *stats) define() {
 	for i, name := range outcomeNames {
 		s.outcomeIDs[i] = proxywasm.DefineCounterMetric(name)
 	}
-	s.reasons = map[string]*reasonCount{}
+	s.reasons = map[reasonKey]*reasonCount{}
 	s.syncOK = proxywasm.DefineCounterMetric(metricSyncOK)
 	s.syncNotMod = proxywasm.DefineCounterMetric(metricSyncNotModified)
 	s.syncFailed = proxywasm.DefineCounterMetric(metricSyncFailed)
@@ -101,37 +101,42 @@ func (s *stats) define() {
 
 func (s *stats) count(outcome int) { s.outcomes[outcome]++ }
 
+// reasonKey names a refusal counter: a struct rather than a joined string,
+// so that counting a refusal allocates nothing.
+type reasonKey struct {
+	status uint32 // 401 or 503
+	reason string
+}
+
 // refused counts a local reply of status (401 or 503) with reason.
 func (s *stats) refused(status uint32, reason string) {
 	if !s.defined {
 		return
 	}
-	var key string
-	switch status {
-	case 401:
-		key = "401:" + reason
-	case 403:
+	if status == 403 {
 		s.outcomes[outForbidden]++
 		return
-	default:
-		key = "503:" + reason
 	}
+	if status != 401 {
+		status = 503
+	}
+	key := reasonKey{status, reason}
 	if rc, ok := s.reasons[key]; ok {
 		rc.pending++
 		return
 	}
 	if len(s.reasons) >= maxReasonMetrics {
-		key = key[:4] + "other"
+		key.reason = "other"
 		if rc, ok := s.reasons[key]; ok {
 			rc.pending++
 			return
 		}
 	}
 	prefix := metricUnauthorizedPrefix
-	if key[0] == '5' {
+	if status == 503 {
 		prefix = metricUnavailablePrefix
 	}
-	s.reasons[key] = &reasonCount{id: proxywasm.DefineCounterMetric(prefix + key[4:]), pending: 1}
+	s.reasons[key] = &reasonCount{id: proxywasm.DefineCounterMetric(prefix + key.reason), pending: 1}
 }
 
 // flush adds the pending counts to the host's counters.

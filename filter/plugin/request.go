@@ -204,12 +204,9 @@ func (r *requestHeaders) exempt(c *Config) bool {
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
-	if !plainPath(path) {
-		return false
-	}
 	for _, prefix := range c.ExemptPathPrefixes {
 		if strings.HasPrefix(path, prefix) {
-			return true
+			return plainPath(path) // checked only for a path that would be exempt
 		}
 	}
 	return false
