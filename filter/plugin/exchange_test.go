@@ -300,6 +300,20 @@ func TestContextReuseStartsClean(t *testing.T) {
 		host.CompleteHttpContext(p)
 
 		cookieRequest("after the exchange") // the exchange's session is not carried over
+
+		// A 401 holds its request; the context it leaves must not hold the
+		// body of the next request that reuses it.
+		refused, _ := send(host, get("/api"))
+		wantLocalReply(t, host, refused, 401, "missing_credentials")
+		host.CompleteHttpContext(refused)
+		b, action := send(host, get("/api", "cookie", "CF_Authorization="+cookie))
+		if action != types.ActionContinue {
+			t.Fatalf("cookie request after a 401: %v", action)
+		}
+		if a := host.CallOnRequestBody(b, []byte("{}"), true); a != types.ActionContinue {
+			t.Fatalf("a reused context held the body of a valid request: %v", a)
+		}
+		host.CompleteHttpContext(b)
 		if logs := host.GetErrorLogs(); len(logs) != 0 {
 			t.Fatalf("error logs: %q", logs)
 		}

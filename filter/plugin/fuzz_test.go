@@ -73,14 +73,17 @@ func checkAccepted(t *testing.T, c *Config) {
 		t.Fatalf("cookie name %q", c.CookieName)
 	}
 	seen := map[string]bool{}
-	for _, h := range []string{c.TokenHeader, c.ClientIDHeader, c.ClientSecretHeader, c.JSONCredentialsHeader, c.AssertionHeader} {
-		if h == "" && h == c.JSONCredentialsHeader {
+	for _, h := range []struct {
+		name     string
+		optional bool // "" disables it
+	}{{c.TokenHeader, false}, {c.ClientIDHeader, false}, {c.ClientSecretHeader, false}, {c.JSONCredentialsHeader, true}, {c.AssertionHeader, false}} {
+		if h.optional && h.name == "" {
 			continue
 		}
-		if !isToken(h, true) || seen[h] {
-			t.Fatalf("header name %q invalid or repeated in %+v", h, c)
+		if !isToken(h.name, true) || seen[h.name] {
+			t.Fatalf("header name %q invalid or repeated in %+v", h.name, c)
 		}
-		seen[h] = true
+		seen[h.name] = true
 	}
 	for _, p := range c.ExemptPathPrefixes {
 		if !strings.HasPrefix(p, "/") || p == "/" || strings.ContainsAny(p, "?#%\\ ") {

@@ -37,6 +37,15 @@ func FuzzScanSerialized(f *testing.F) {
 		request([2]string{"x-svcauth-credentials", `{"client_id":"x"}`}, [2]string{"cf-access-jwt-assertion", "forged"}, [2]string{"empty", ""}),
 		{{"", ""}, {"origin", "https://a.example"}, {"access-control-request-method", "GET"}},
 	} {
+		// A well-formed buffer must be accepted and read as the list is: the
+		// fuzz body below only compares what was accepted.
+		var got, want requestHeaders
+		if !got.scanSerialized(serializePairs(hs), cfg) {
+			f.Fatalf("well-formed headers %q refused", hs)
+		}
+		if want.scan(hs, cfg); got != want {
+			f.Fatalf("in place: %+v\nfrom pairs: %+v", got, want)
+		}
 		f.Add(serializePairs(hs))
 	}
 	f.Add([]byte{})

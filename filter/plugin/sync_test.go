@@ -593,6 +593,12 @@ func TestPollLease(t *testing.T) {
 	if taken < 0 {
 		t.Fatal("nobody took over the stale lease")
 	}
+	// Taken on exactly the leaseStaleTicks-th tick without a renewal, not
+	// before; and that must be more than one tick, or a holder whose tick is
+	// merely late would lose the lease and two VMs would poll.
+	if taken+1 != leaseStaleTicks || leaseStaleTicks < 2 {
+		t.Fatalf("lease taken over on tick %d of staleness (leaseStaleTicks %d)", taken+1, leaseStaleTicks)
+	}
 	if p := tick(rest); len(p) != 1 {
 		t.Fatalf("after takeover: pollers %v", p)
 	}
