@@ -1,15 +1,14 @@
 package plugin
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"strconv"
 	"strings"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/svcauth/svcauth/filter/session"
 )
 
 // Revocation and key sync (filter/SYNC-PROTOCOL.md).
@@ -46,9 +45,6 @@ import (
 // still fail with 503 and log at most once per period per VM.
 
 const leaseStaleTicks = 3
-
-// syncSignatureContext is the MAC input prefix of the x-svcauth-sync header.
-const syncSignatureContext = "svcauth-sync/v1\n"
 
 type syncer struct {
 	vmID                          uint64
@@ -316,9 +312,7 @@ func (p *pluginContext) dispatchSync() {
 	key := signingKey(p.keys, now)
 	p.sync.signingKID = key.key.ID
 	ts := strconv.FormatInt(now, 10)
-	mac := hmac.New(sha256.New, key.key.Secret)
-	mac.Write([]byte(syncSignatureContext + c.Audience + "\n" + ts))
-	sig := key.key.ID + ":" + ts + ":" + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	sig := key.key.ID + ":" + ts + ":" + session.SyncMAC(key.key.Secret, c.Audience, ts)
 
 	headers := [][2]string{
 		{":method", "GET"},

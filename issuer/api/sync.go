@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -14,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/svcauth/svcauth/filter/session"
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/domain"
 	"github.com/svcauth/svcauth/issuer/storage"
@@ -39,7 +39,6 @@ const (
 	// syncRebuildAtLeast bounds how long a built answer is served without
 	// looking at storage again, whatever the generation says.
 	syncRebuildAtLeast = 10 * time.Minute
-	syncMACContext     = "svcauth-sync/v1\n"
 )
 
 // Sync authentication failures (the reason of a 401).
@@ -48,18 +47,6 @@ const (
 	ReasonStaleSyncSignature = "stale_sync_signature"
 	ReasonUnknownKID         = "unknown_kid"
 )
-
-// SyncMAC returns the base64url (no padding) HMAC-SHA256 a filter sends in
-// SyncHeader: over "svcauth-sync/v1\n" + aud + "\n" + ts, keyed with the
-// session key named by the header's kid.
-func SyncMAC(key []byte, aud, ts string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(syncMACContext))
-	m.Write([]byte(aud))
-	m.Write([]byte{'\n'})
-	m.Write([]byte(ts))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
 
 // syncEntry is one app's built answer.
 type syncEntry struct {
@@ -139,7 +126,7 @@ func checkSyncSignature(header, aud string, keys map[string][]byte, now time.Tim
 	if !ok {
 		return syncRefused(ReasonUnknownKID, "the key id is not a published key of this application")
 	}
-	want := SyncMAC(key, aud, ts)
+	want := session.SyncMAC(key, aud, ts)
 	if subtle.ConstantTimeCompare([]byte(want), []byte(mac)) != 1 {
 		return syncRefused(ReasonBadSyncSignature, "signature does not match")
 	}
