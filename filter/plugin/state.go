@@ -83,20 +83,7 @@ type keyInfo struct {
 }
 
 func newKeyInfo(k session.Key, activatesAt int64) keyInfo {
-	return keyInfo{key: k, activatesAt: activatesAt, version: kidVersion(k.ID)}
-}
-
-// kidVersion returns N for a kid "<aud[:12]>.vN", else 0.
-func kidVersion(kid string) int64 {
-	i := strings.LastIndex(kid, ".v")
-	if i < 0 {
-		return 0
-	}
-	n, err := strconv.ParseInt(kid[i+2:], 10, 64)
-	if err != nil || n < 0 {
-		return 0
-	}
-	return n
+	return keyInfo{key: k, activatesAt: activatesAt, version: session.KeyVersion(k.ID)}
 }
 
 // signingKey returns the key sync requests are signed with: the newest key

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/svcauth/svcauth/filter/credential"
+	"github.com/svcauth/svcauth/filter/session"
 )
 
 // App is an application a filter protects. Its AUD tag names it in session
@@ -49,13 +50,8 @@ func ParseSessionDuration(s string) (time.Duration, error) {
 }
 
 // KeyID returns the kid of the app's signing key of the given version:
-// aud[:12] + ".v" + version.
-func KeyID(aud string, version int) string {
-	if len(aud) > 12 {
-		aud = aud[:12]
-	}
-	return aud + ".v" + strconv.Itoa(version)
-}
+// aud[:12] + ".v" + version, the format the filter reads (session.KeyID).
+func KeyID(aud string, version int) string { return session.KeyID(aud, version) }
 
 // ValidAUD reports whether s is an audience tag: 64 lowercase hex, the shape
 // the filter checks too (credential.ValidAudience).
