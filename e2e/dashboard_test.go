@@ -240,17 +240,7 @@ func (d *dashboard) createToken(name, duration string) (tokenID, clientID, secre
 // proxyGet sends GET / through the proxy with the headers.
 func proxyGet(t *testing.T, ctx context.Context, proxyURL string, headers map[string]string) *http.Response {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, proxyURL+"/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := getVia(t, ctx, proxyURL, "/", headers)
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp

@@ -120,7 +120,15 @@ func newEnv(t *testing.T) *env {
 // get sends GET path through the proxy with the given headers.
 func (e *env) get(t *testing.T, path string, headers map[string]string) *http.Response {
 	t.Helper()
-	req, err := http.NewRequestWithContext(e.ctx, http.MethodGet, e.proxy.URL+path, nil)
+	resp := getVia(t, e.ctx, e.proxy.URL, path, headers)
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// getVia sends GET base+path with the headers; the caller closes the body.
+func getVia(t *testing.T, ctx context.Context, base, path string, headers map[string]string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +139,6 @@ func (e *env) get(t *testing.T, path string, headers map[string]string) *http.Re
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { resp.Body.Close() })
 	return resp
 }
 
@@ -173,8 +180,16 @@ func (e *env) startProxy(t *testing.T, app stack.App) *stack.DevProxy {
 	}
 	up := httptest.NewServer(e.upstream)
 	t.Cleanup(up.Close)
+	return e.runProxy(t, "second", config, up.URL)
+}
+
+// runProxy starts a proxy of the kind under test with the filter
+// configuration file config in front of upstream, stopped at the end of the
+// test (its output logged, as label, if the test failed).
+func (e *env) runProxy(t *testing.T, label, config, upstream string) *stack.DevProxy {
+	t.Helper()
 	proxy, err := stack.StartProxy(e.ctx, target, stack.DevProxyOptions{
-		BinDir: binDir, PluginConfig: config, Upstream: up.URL,
+		BinDir: binDir, PluginConfig: config, Upstream: upstream,
 		Clusters: map[string]string{"svcauth-issuer": e.issuer.URL},
 	})
 	if err != nil {
@@ -183,7 +198,7 @@ func (e *env) startProxy(t *testing.T, app stack.App) *stack.DevProxy {
 	t.Cleanup(func() {
 		proxy.Stop()
 		if t.Failed() {
-			t.Logf("second %s output:\n%s", proxy.Kind, proxy.Output())
+			t.Logf("%s %s output:\n%s", label, proxy.Kind, proxy.Output())
 		}
 	})
 	return proxy

@@ -45,20 +45,7 @@ func (e *env) startSyncProxy(t *testing.T) *stack.DevProxy {
 	if err := os.WriteFile(config, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	proxy, err := stack.StartProxy(e.ctx, target, stack.DevProxyOptions{
-		BinDir: binDir, PluginConfig: config, Upstream: e.syncUpstreamURL(t),
-		Clusters: map[string]string{"svcauth-issuer": e.issuer.URL},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		proxy.Stop()
-		if t.Failed() {
-			t.Logf("sync %s output:\n%s", proxy.Kind, proxy.Output())
-		}
-	})
-	return proxy
+	return e.runProxy(t, "sync", config, e.syncUpstreamURL(t))
 }
 
 func (e *env) syncUpstreamURL(t *testing.T) string {
@@ -71,17 +58,7 @@ func (e *env) syncUpstreamURL(t *testing.T) string {
 // local reply and the session cookie the response sets.
 func syncSend(t *testing.T, e *env, proxy *stack.DevProxy, headers map[string]string) (int, string, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(e.ctx, http.MethodGet, proxy.URL+"/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := getVia(t, e.ctx, proxy.URL, "/", headers)
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	var reply struct{ Reason string }
