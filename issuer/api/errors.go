@@ -42,9 +42,14 @@ func statusOf(code string) int {
 // writeError answers with err as {"error", "message", "reason"}. Internal
 // errors are logged with their details and answered with a generic message.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	writeErrorFor(w, r.Method, r.URL.Path, log, err)
+}
+
+// writeErrorFor is writeError for a request known by its method and path.
+func writeErrorFor(w http.ResponseWriter, method, path string, log *slog.Logger, err error) {
 	code := domain.ErrorCode(err)
 	if code == domain.EInternal {
-		log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		log.Error("internal error", "method", method, "path", path, "err", err)
 	}
 	if code == domain.EUnauthorized && domain.ErrorReason(err) == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="svcauth"`)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -24,18 +25,41 @@ import (
 // row and last_seen_at are queued and written in batches: no database write
 // per request.
 func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) {
-	req, err := s.readExchangeRequest(w, r)
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 16<<10 {
+			bodyBuffers.Put(buf)
+		}
+	}()
+	var resp apiv1.ExchangeResponse
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.maxBody))
 	if err != nil {
 		s.fast.failed.Inc()
-		s.fail(w, r, err)
-		return
+		err = s.decodeError(err)
+	} else {
+		resp, err = s.exchangeBody(r.Context(), buf.Bytes())
 	}
-	resp, err := s.doExchange(r.Context(), &req)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeExchangeResponse(w, resp)
+}
+
+// exchangeBody is the exchange of a body already read (by net/http or
+// fasthttp, see fasthttp.go): parse, then doExchange.
+func (s *Server) exchangeBody(ctx context.Context, body []byte) (apiv1.ExchangeResponse, error) {
+	if int64(len(body)) > s.maxBody {
+		s.fast.failed.Inc()
+		return apiv1.ExchangeResponse{}, domain.Errorf(domain.ETooLarge, "request body larger than %d bytes", s.maxBody)
+	}
+	req, err := s.parseExchangeBody(body)
+	if err != nil {
+		s.fast.failed.Inc()
+		return apiv1.ExchangeResponse{}, err
+	}
+	return s.doExchange(ctx, &req)
 }
 
 func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (apiv1.ExchangeResponse, error) {

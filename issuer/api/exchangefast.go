@@ -19,25 +19,16 @@ import (
 
 var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// readExchangeRequest reads and parses the body of POST /v1/exchange.
-func (s *Server) readExchangeRequest(w http.ResponseWriter, r *http.Request) (apiv1.ExchangeRequest, error) {
-	buf := bodyBuffers.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer func() {
-		if buf.Cap() <= 16<<10 {
-			bodyBuffers.Put(buf)
-		}
-	}()
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.maxBody)); err != nil {
-		return apiv1.ExchangeRequest{}, s.decodeError(err)
-	}
-	if req, ok := parseExchangeRequest(buf.Bytes()); ok {
+// parseExchangeBody parses a body of at most s.maxBody bytes: the usual one
+// without reflection, anything else (errors included) as decode would.
+func (s *Server) parseExchangeBody(b []byte) (apiv1.ExchangeRequest, error) {
+	if req, ok := parseExchangeRequest(b); ok {
 		return req, nil
 	}
 	// Declared here: decodeFrom makes it escape to the heap, which the usual
 	// body, parsed above, should not pay for.
 	var req apiv1.ExchangeRequest
-	err := s.decodeFrom(bytes.NewReader(buf.Bytes()), &req)
+	err := s.decodeFrom(bytes.NewReader(b), &req)
 	return req, err
 }
 
@@ -98,30 +89,45 @@ func plainString(raw string) bool {
 	return true
 }
 
-var (
-	headerJSON    = []string{"application/json"}
-	headerNoStore = []string{"no-store"}
-	headerNosniff = []string{"nosniff"}
-)
+// exchangeHeaders are the headers of every exchange answer (writeJSON's),
+// shared: a header map may hold them without a copy per answer.
+var exchangeHeaders = [...]struct {
+	name  string
+	value []string
+}{
+	{"Content-Type", []string{"application/json"}},
+	{"Cache-Control", []string{"no-store"}},
+	{"X-Content-Type-Options", []string{"nosniff"}},
+}
 
 // writeExchangeResponse writes what writeJSON(w, 200, resp) writes.
 func writeExchangeResponse(w http.ResponseWriter, resp apiv1.ExchangeResponse) {
-	if !jwtChars(resp.JWT) {
+	b, ok := appendExchangeResponse(make([]byte, 0, len(resp.JWT)+48), resp)
+	if !ok {
 		writeJSON(w, http.StatusOK, resp)
 		return
 	}
-	b := make([]byte, 0, len(resp.JWT)+48)
+	h := w.Header()
+	for _, kv := range exchangeHeaders {
+		h[kv.name] = kv.value
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}
+
+// appendExchangeResponse appends the JSON answer of resp to b, exactly as
+// json.Marshal writes it (and a newline, as writeJSON does). It reports
+// false, and appends nothing, when the JWT holds a character that JSON
+// would escape: writeJSON must then write it.
+func appendExchangeResponse(b []byte, resp apiv1.ExchangeResponse) ([]byte, bool) {
+	if !jwtChars(resp.JWT) {
+		return b, false
+	}
 	b = append(b, `{"jwt":"`...)
 	b = append(b, resp.JWT...)
 	b = append(b, `","expires_at":`...)
 	b = strconv.AppendInt(b, resp.ExpiresAt, 10)
-	b = append(b, "}\n"...)
-	h := w.Header()
-	h["Content-Type"] = headerJSON
-	h["Cache-Control"] = headerNoStore
-	h["X-Content-Type-Options"] = headerNosniff
-	w.WriteHeader(http.StatusOK)
-	w.Write(b)
+	return append(b, "}\n"...), true
 }
 
 // jwtChars reports whether s holds only base64url characters and dots,

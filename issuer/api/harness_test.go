@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -38,6 +42,26 @@ type harness struct {
 
 	mu  sync.Mutex
 	now time.Time
+
+	// base is the URL of the fasthttp server (api.HTTPServer) that do
+	// sends requests to in the second run of the tests (TestMain); empty
+	// in the first, where do calls Server.ServeHTTP.
+	base   string
+	client *http.Client
+}
+
+// viaHTTPServer makes every harness send its requests over loopback HTTP to
+// api.HTTPServer, the server `svcauth serve` runs, instead of calling the
+// net/http handler: TestMain runs the package's tests once each way.
+var viaHTTPServer bool
+
+func TestMain(m *testing.M) {
+	if code := m.Run(); code != 0 {
+		os.Exit(code)
+	}
+	fmt.Println("api: the tests again, every request over HTTP through api.HTTPServer (fasthttp)")
+	viaHTTPServer = true
+	os.Exit(m.Run())
 }
 
 func newHarness(t *testing.T) *harness {
@@ -65,7 +89,26 @@ func newHarness(t *testing.T) *harness {
 		t.Fatalf("initial admin key: %q %v %v", key, generated, err)
 	}
 	h.adminKey = key
+	if viaHTTPServer {
+		h.serveHTTP()
+	}
 	return h
+}
+
+// serveHTTP starts api.HTTPServer for h on a loopback port.
+func (h *harness) serveHTTP() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	hs := h.srv.HTTPServer(h.srv)
+	go hs.Serve(ln)
+	h.t.Cleanup(func() { hs.Shutdown() })
+	h.base = "http://" + ln.Addr().String()
+	h.client = &http.Client{
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 func (h *harness) clock() time.Time {
@@ -118,7 +161,23 @@ func (h *harness) do(r request) *httptest.ResponseRecorder {
 		req.Header.Set(k, v)
 	}
 	rec := httptest.NewRecorder()
-	h.srv.ServeHTTP(rec, req)
+	if h.base == "" {
+		h.srv.ServeHTTP(rec, req)
+		return rec
+	}
+	req.RequestURI, req.URL.Scheme, req.URL.Host, req.Host = "", "http", strings.TrimPrefix(h.base, "http://"), ""
+	resp, err := h.client.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s over HTTP: %v", r.method, r.path, err)
+	}
+	defer resp.Body.Close()
+	for k, v := range resp.Header {
+		rec.Header()[k] = v
+	}
+	rec.WriteHeader(resp.StatusCode)
+	if _, err := io.Copy(rec.Body, resp.Body); err != nil {
+		h.t.Fatalf("%s %s over HTTP: reading the body: %v", r.method, r.path, err)
+	}
 	return rec
 }
 

@@ -66,14 +66,8 @@ func (r *requestLogger) get() *slog.Logger {
 func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := sanitizeRequestID(r.Header.Get("X-Request-Id"))
-		if id == "" {
-			id = newRequestID()
-		}
-		w.Header()["X-Request-Id"] = []string{id} // canonical already
-		rl := &requestLogger{base: s.log, id: id}
-		ctx := context.WithValue(r.Context(), ctxLogger, rl)
-		ctx = context.WithValue(ctx, ctxRequestID, id)
+		ctx, rl := s.beginRequest(r.Context(), r.Header.Get("X-Request-Id"))
+		w.Header()["X-Request-Id"] = []string{rl.id} // canonical already
 		r = r.WithContext(ctx)
 		sw := &httpx.StatusWriter{ResponseWriter: w}
 
@@ -92,27 +86,9 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 			if route == "" {
 				route = "unmatched"
 			}
-			elapsed := time.Since(start)
-			s.metrics.requestDuration.WithLabelValues(r.Method, route, strconv.Itoa(sw.Status)).Observe(elapsed.Seconds())
-			level := slog.LevelInfo
-			switch route {
-			case "GET /healthz", "GET /readyz", "GET /metrics",
-				// Machine traffic at high rates: every exchange is in the
-				// audit log, and polls are counted in the metrics.
-				"POST /v1/exchange", "GET /v1/filter-sync":
-				if sw.Status < 500 {
-					level = slog.LevelDebug
-				}
+			if level, ok := s.endRequest(ctx, r.Method, route, sw.Status, start); ok {
+				s.logRequest(ctx, rl, level, r.Method, r.URL.Path, route, sw.Status, start, r.RemoteAddr)
 			}
-			if !s.log.Enabled(ctx, level) {
-				return
-			}
-			path := r.URL.Path
-			if mayHoldCredential(path) {
-				path = "(redacted: looks like it holds a credential)"
-			}
-			rl.get().Log(ctx, level, "http request", "method", r.Method, "path", path, "route", route,
-				"status", sw.Status, "duration_ms", float64(elapsed.Microseconds())/1000, "remote", r.RemoteAddr)
 		}()
 
 		if pattern == "" {
@@ -135,6 +111,51 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 			sw.Status = http.StatusOK
 		}
 	})
+}
+
+// beginRequest gives a request its id (the client's X-Request-Id when it
+// is sane, else a new one) and a context holding the id and the request's
+// logger.
+func (s *Server) beginRequest(parent context.Context, clientRequestID string) (context.Context, *requestLogger) {
+	id := sanitizeRequestID(clientRequestID)
+	if id == "" {
+		id = newRequestID()
+	}
+	rl := &requestLogger{base: s.log, id: id}
+	ctx := context.WithValue(parent, ctxLogger, rl)
+	return context.WithValue(ctx, ctxRequestID, id), rl
+}
+
+// endRequest observes the request's latency and returns the level of its
+// log line, and whether that level is logged at all.
+func (s *Server) endRequest(ctx context.Context, method, route string, status int, start time.Time) (slog.Level, bool) {
+	elapsed := time.Since(start)
+	if route == exchangeRoute && status == http.StatusOK {
+		s.exchangeOK.Observe(elapsed.Seconds()) // resolved once: the one high-rate series
+	} else {
+		s.metrics.requestDuration.WithLabelValues(method, route, strconv.Itoa(status)).Observe(elapsed.Seconds())
+	}
+	level := slog.LevelInfo
+	switch route {
+	case "GET /healthz", "GET /readyz", "GET /metrics",
+		// Machine traffic at high rates: every exchange is in the
+		// audit log, and polls are counted in the metrics.
+		exchangeRoute, "GET /v1/filter-sync":
+		if status < 500 {
+			level = slog.LevelDebug
+		}
+	}
+	return level, s.log.Enabled(ctx, level)
+}
+
+// logRequest writes the request's one log line (never its query string, a
+// path that looks like it holds a credential, or headers).
+func (s *Server) logRequest(ctx context.Context, rl *requestLogger, level slog.Level, method, path, route string, status int, start time.Time, remote string) {
+	if mayHoldCredential(path) {
+		path = "(redacted: looks like it holds a credential)"
+	}
+	rl.get().Log(ctx, level, "http request", "method", method, "path", path, "route", route,
+		"status", status, "duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", remote)
 }
 
 // sanitizeRequestID keeps a client-supplied request id only when it is

@@ -188,14 +188,7 @@ func (a *app) serve(ctx context.Context, o serveOptions, level slog.Level) error
 	root.Handle(ui.Prefix, dashboard)
 	root.Handle("GET /{$}", http.RedirectHandler(ui.Prefix, http.StatusSeeOther))
 	root.Handle("/", srv)
-	hs := &http.Server{
-		Handler:           root,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := srv.HTTPServer(root)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.Info("svcauth issuer listening", "addr", ln.Addr().String(), "issuer_url", issuerURL, "db", o.db)
@@ -233,7 +226,7 @@ func (a *app) serve(ctx context.Context, o serveOptions, level slog.Level) error
 			log.Info("shutting down")
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			err := hs.Shutdown(sctx)
+			err := hs.ShutdownWithContext(sctx)
 			if ferr := srv.Close(sctx); ferr != nil {
 				log.Warn("writing queued audit events and last_seen_at failed at shutdown", "err", ferr)
 			}
