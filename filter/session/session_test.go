@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 )
@@ -148,5 +149,29 @@ func TestSignValidates(t *testing.T) {
 	bad.ExpiresAt = bad.NotBefore
 	if _, err := Sign(testKey, bad); err == nil {
 		t.Error("exp == nbf accepted")
+	}
+}
+
+// TestSignerAllocatesOnlyTheToken: the issuer signs a session per exchange,
+// so a Signer must reuse its HMAC state and build the token on the stack.
+func TestSignerAllocatesOnlyTheToken(t *testing.T) {
+	s, err := NewSigner(Key{ID: "app-1", Secret: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Claims{Type: TypeApp, Audience: strings.Repeat("ab", 32), Issuer: "https://issuer.test", IssuedAt: 1900000000,
+		NotBefore: 1900000000, ExpiresAt: 1900003600, CommonName: "0123456789abcdef0123456789abcdef.access",
+		ID: "0123456789abcdef0123456789abcdef", TokenID: "tok-1"}
+	want, err := Sign(Key{ID: "app-1", Secret: bytes.Repeat([]byte{7}, 32)}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ { // a reused HMAC state signs as a fresh one
+		if got, err := s.Sign(c); err != nil || got != want {
+			t.Fatalf("Signer.Sign %q %v, want Sign's %q", got, err, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { s.Sign(c) }); n > 1 {
+		t.Fatalf("Signer.Sign: %.0f allocations, want 1 (the token)", n)
 	}
 }

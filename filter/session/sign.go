@@ -5,28 +5,72 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"hash"
 	"strconv"
+	"sync"
 
 	"github.com/svcauth/svcauth/filter/jsonstr"
 )
 
 var b64 = base64.RawURLEncoding
 
-// Sign returns the compact JWS of c, signed with key. It is used by the issuer
-// (and by tests); the filter only verifies.
+// Sign returns the compact JWS of c, signed with key. It is used by tests
+// and one-off signing; the issuer signs through a Signer per key, and the
+// filter only verifies.
 func Sign(key Key, c Claims) (string, error) {
-	if key.ID == "" || len(key.Secret) < 32 {
-		return "", errors.New("session: signing key needs an id and at least 32 bytes")
+	s, err := NewSigner(key)
+	if err != nil {
+		return "", err
 	}
+	return s.Sign(c)
+}
+
+// Signer signs sessions with one key. It keeps the key's HMAC state ready
+// (keyed once, then reset) so that signing allocates only the token: the
+// exchange signs one session per request, and a fresh HMAC with its buffers
+// was most of the issuer's allocation per exchange (and of its collections).
+// It is safe for concurrent use.
+type Signer struct {
+	key    Key
+	states sync.Pool // of *signState
+}
+
+// signState is what one signature works in, reused: the keyed HMAC and the
+// buffers it reads and writes (which the hash.Hash interface would make
+// escape from the stack).
+type signState struct {
+	mac   hash.Hash // HMAC-SHA-256 keyed with the Signer's secret
+	token [MaxTokenLength]byte
+	sum   [sha256.Size]byte
+}
+
+// NewSigner returns the Signer of key, which needs an id and at least 32
+// bytes of secret.
+func NewSigner(key Key) (*Signer, error) {
+	if key.ID == "" || len(key.Secret) < 32 {
+		return nil, errors.New("session: signing key needs an id and at least 32 bytes")
+	}
+	s := &Signer{key: key}
+	s.states.New = func() any { return &signState{mac: hmac.New(sha256.New, key.Secret)} }
+	return s, nil
+}
+
+// KeyID is the id (kid) of the Signer's key.
+func (s *Signer) KeyID() string { return s.key.ID }
+
+// Sign returns the compact JWS of c.
+func (s *Signer) Sign(c Claims) (string, error) {
 	if c.Type != TypeApp || c.Audience == "" || c.ExpiresAt <= c.NotBefore {
 		return "", errors.New("session: claims need type app, an audience and exp after nbf")
 	}
-	header := make([]byte, 0, 64)
-	header = append(header, `{"alg":"HS256","kid":`...)
-	header = jsonstr.Append(header, key.ID)
+	// Built on the stack and in the pooled state: the string at the end is
+	// the one allocation.
+	var jsonBuf [MaxTokenLength]byte
+	header := append(jsonBuf[:0], `{"alg":"HS256","kid":`...)
+	header = jsonstr.Append(header, s.key.ID)
 	header = append(header, `,"typ":"JWT"}`...)
 
-	payload := make([]byte, 0, 384)
+	payload := header[len(header):]
 	payload = append(payload, `{"type":`...)
 	payload = jsonstr.Append(payload, c.Type)
 	payload = append(payload, `,"aud":[`...)
@@ -49,16 +93,17 @@ func Sign(key Key, c Claims) (string, error) {
 	payload = jsonstr.Append(payload, c.TokenID)
 	payload = append(payload, '}')
 
-	out := make([]byte, 0, b64.EncodedLen(len(header))+b64.EncodedLen(len(payload))+2+b64.EncodedLen(sha256.Size))
-	out = b64.AppendEncode(out, header)
-	out = append(out, '.')
-	out = b64.AppendEncode(out, payload)
-	mac := hmac.New(sha256.New, key.Secret)
-	mac.Write(out)
-	out = append(out, '.')
-	out = b64.AppendEncode(out, mac.Sum(nil))
-	if len(out) > MaxTokenLength {
+	if b64.EncodedLen(len(header))+b64.EncodedLen(len(payload))+2+b64.EncodedLen(sha256.Size) > MaxTokenLength {
 		return "", errors.New("session: claims too long for a session token")
 	}
+	st := s.states.Get().(*signState)
+	defer s.states.Put(st)
+	out := b64.AppendEncode(st.token[:0], header)
+	out = append(out, '.')
+	out = b64.AppendEncode(out, payload)
+	st.mac.Reset()
+	st.mac.Write(out)
+	out = append(out, '.')
+	out = b64.AppendEncode(out, st.mac.Sum(st.sum[:0]))
 	return string(out), nil
 }

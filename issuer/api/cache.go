@@ -105,26 +105,26 @@ func (s *invalidatingStore) UpdateAppKeys(ctx context.Context, appID string, upd
 type exchangeApp struct {
 	app      domain.App
 	policies []domain.Policy
-	// signers are the app's keys, newest version first, with their
-	// derived session keys.
+	// signers are the app's keys, newest version first, with the
+	// Signers of their derived session keys.
 	signers []signer
 }
 
 type signer struct {
 	activatesAt time.Time
-	key         session.Key
+	*session.Signer
 }
 
-// signingKey returns the key sessions are signed with at now: the newest
-// version whose activation has come (domain.SigningKey, without the
+// signer returns the Signer sessions are signed with at now: that of the
+// newest version whose activation has come (domain.SigningKey, without the
 // allocations; the signing key is never retired).
-func (a *exchangeApp) signingKey(now time.Time) (session.Key, bool) {
+func (a *exchangeApp) signer(now time.Time) (*session.Signer, bool) {
 	for i := range a.signers {
 		if !a.signers[i].activatesAt.After(now) {
-			return a.signers[i].key, true
+			return a.signers[i].Signer, true
 		}
 	}
-	return session.Key{}, false
+	return nil, false
 }
 
 type tokenEntry struct {
@@ -220,7 +220,11 @@ func (c *exchangeCache) app(ctx context.Context, aud string, now time.Time) (*ex
 	}
 	ea := &exchangeApp{app: app, policies: policies}
 	for _, k := range appKeys {
-		ea.signers = append(ea.signers, signer{activatesAt: k.ActivatesAt, key: c.keys.SessionKey(app.AUD, k.Version)})
+		sg, err := session.NewSigner(c.keys.SessionKey(app.AUD, k.Version))
+		if err != nil {
+			return nil, err
+		}
+		ea.signers = append(ea.signers, signer{activatesAt: k.ActivatesAt, Signer: sg})
 	}
 	// Storage lists keys by version; newest first here.
 	slices.Reverse(ea.signers)

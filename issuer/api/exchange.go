@@ -146,7 +146,7 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 		return apiv1.ExchangeResponse{}, deny(domain.EForbidden, domain.ReasonNoMatchingPolicy, "")
 	}
 
-	key, ok := ea.signingKey(now)
+	sg, ok := ea.signer(now)
 	if !ok {
 		s.fast.failed.Inc()
 		return apiv1.ExchangeResponse{}, errors.New("application " + app.ID + " has no signing key")
@@ -164,7 +164,7 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 		ID:         newJTI(),
 		TokenID:    tok.ID,
 	}
-	jwt, err := session.Sign(key, claims)
+	jwt, err := sg.Sign(claims)
 	if err != nil {
 		s.fast.failed.Inc()
 		return apiv1.ExchangeResponse{}, err
