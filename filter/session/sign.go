@@ -55,16 +55,25 @@ func NewSigner(key Key) (*Signer, error) {
 	return s, nil
 }
 
-// KeyID is the id (kid) of the Signer's key.
-func (s *Signer) KeyID() string { return s.key.ID }
-
 // Sign returns the compact JWS of c.
 func (s *Signer) Sign(c Claims) (string, error) {
-	if c.Type != TypeApp || c.Audience == "" || c.ExpiresAt <= c.NotBefore {
-		return "", errors.New("session: claims need type app, an audience and exp after nbf")
+	var buf [MaxTokenLength]byte
+	out, err := s.AppendSign(buf[:0], c)
+	if err != nil {
+		return "", err
 	}
-	// Built on the stack and in the pooled state: the string at the end is
-	// the one allocation.
+	return string(out), nil
+}
+
+// AppendSign appends the compact JWS of c to dst, allocating nothing when
+// dst has room: the issuer signs a session per exchange straight into its
+// answer.
+func (s *Signer) AppendSign(dst []byte, c Claims) ([]byte, error) {
+	if c.Type != TypeApp || c.Audience == "" || c.ExpiresAt <= c.NotBefore {
+		return nil, errors.New("session: claims need type app, an audience and exp after nbf")
+	}
+	// Built on the stack and in the pooled state (the hash.Hash interface
+	// would make a buffer on the stack escape).
 	var jsonBuf [MaxTokenLength]byte
 	header := append(jsonBuf[:0], `{"alg":"HS256","kid":`...)
 	header = jsonstr.Append(header, s.key.ID)
@@ -94,7 +103,7 @@ func (s *Signer) Sign(c Claims) (string, error) {
 	payload = append(payload, '}')
 
 	if b64.EncodedLen(len(header))+b64.EncodedLen(len(payload))+2+b64.EncodedLen(sha256.Size) > MaxTokenLength {
-		return "", errors.New("session: claims too long for a session token")
+		return nil, errors.New("session: claims too long for a session token")
 	}
 	st := s.states.Get().(*signState)
 	defer s.states.Put(st)
@@ -105,5 +114,5 @@ func (s *Signer) Sign(c Claims) (string, error) {
 	st.mac.Write(out)
 	out = append(out, '.')
 	out = b64.AppendEncode(out, st.mac.Sum(st.sum[:0]))
-	return string(out), nil
+	return append(dst, out...), nil
 }

@@ -32,37 +32,45 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) {
 			bodyBuffers.Put(buf)
 		}
 	}()
-	var resp apiv1.ExchangeResponse
+	var answer []byte
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.maxBody))
 	if err != nil {
 		s.fast.failed.Inc()
 		err = s.decodeError(err)
 	} else {
-		resp, err = s.exchangeBody(r.Context(), buf.Bytes())
+		answer, err = s.exchangeBody(r.Context(), buf.Bytes(), make([]byte, 0, 640))
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeExchangeResponse(w, resp)
+	h := w.Header()
+	for _, kv := range exchangeHeaders {
+		h[kv.name] = kv.value
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(answer)
 }
 
 // exchangeBody is the exchange of a body already read (by net/http or
-// fasthttp, see fasthttp.go): parse, then doExchange.
-func (s *Server) exchangeBody(ctx context.Context, body []byte) (apiv1.ExchangeResponse, error) {
+// fasthttp, see fasthttp.go): parse, then doExchange, which appends the
+// answer to answer.
+func (s *Server) exchangeBody(ctx context.Context, body, answer []byte) ([]byte, error) {
 	if int64(len(body)) > s.maxBody {
 		s.fast.failed.Inc()
-		return apiv1.ExchangeResponse{}, domain.Errorf(domain.ETooLarge, "request body larger than %d bytes", s.maxBody)
+		return nil, domain.Errorf(domain.ETooLarge, "request body larger than %d bytes", s.maxBody)
 	}
 	req, err := s.parseExchangeBody(body)
 	if err != nil {
 		s.fast.failed.Inc()
-		return apiv1.ExchangeResponse{}, err
+		return nil, err
 	}
-	return s.doExchange(ctx, &req)
+	return s.doExchange(ctx, &req, answer)
 }
 
-func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (apiv1.ExchangeResponse, error) {
+// doExchange exchanges req and appends its JSON answer (apiv1.ExchangeResponse
+// as writeJSON writes it) to answer, signing the session in place.
+func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest, answer []byte) ([]byte, error) {
 	now := s.now()
 	ev := domain.AuditEvent{
 		Time:      now.UTC(),
@@ -81,16 +89,16 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 
 	if !domain.ValidAUD(req.AUD) {
 		s.fast.failed.Inc()
-		return apiv1.ExchangeResponse{}, domain.Errorf(domain.EInvalid, "aud: want the application's 64-hex audience tag")
+		return nil, domain.Errorf(domain.EInvalid, "aud: want the application's 64-hex audience tag")
 	}
 	ea, err := s.cache.app(ctx, req.AUD, now)
 	if err != nil {
 		s.fast.failed.Inc()
 		if errors.Is(err, storage.ErrNotFound) {
 			s.logger(ctx).Error("exchange for an unknown application: is the filter configured with a deleted app?", "aud", req.AUD)
-			return apiv1.ExchangeResponse{}, domain.Errorf(domain.ENotFound, "unknown application")
+			return nil, domain.Errorf(domain.ENotFound, "unknown application")
 		}
-		return apiv1.ExchangeResponse{}, err
+		return nil, err
 	}
 	app := &ea.app
 	ev.AppID, ev.AppName = app.ID, app.Name
@@ -109,26 +117,26 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 	}
 
 	if !credential.ValidClientID(req.ClientID) || !credential.ValidSecret(req.ClientSecret) {
-		return apiv1.ExchangeResponse{}, deny(domain.EUnauthorized, domain.ReasonMalformedCredentials, "")
+		return nil, deny(domain.EUnauthorized, domain.ReasonMalformedCredentials, "")
 	}
 	hash := s.keys.HashSecret(req.ClientSecret)
 	tok, err := s.cache.token(ctx, req.ClientID, now)
 	if errors.Is(err, storage.ErrNotFound) {
-		return apiv1.ExchangeResponse{}, deny(domain.EUnauthorized, domain.ReasonUnknownClient, "")
+		return nil, deny(domain.EUnauthorized, domain.ReasonUnknownClient, "")
 	}
 	if err != nil {
 		s.fast.failed.Inc()
-		return apiv1.ExchangeResponse{}, err
+		return nil, err
 	}
 	ev.TokenID, ev.TokenName = tok.ID, tok.Name
 	if !secretMatches(tok, hash, now) {
-		return apiv1.ExchangeResponse{}, deny(domain.EUnauthorized, domain.ReasonInvalidSecret, "")
+		return nil, deny(domain.EUnauthorized, domain.ReasonInvalidSecret, "")
 	}
 	if !tok.Enabled {
-		return apiv1.ExchangeResponse{}, deny(domain.EUnauthorized, domain.ReasonTokenDisabled, "")
+		return nil, deny(domain.EUnauthorized, domain.ReasonTokenDisabled, "")
 	}
 	if tok.Expired(now) {
-		return apiv1.ExchangeResponse{}, deny(domain.EUnauthorized, domain.ReasonTokenExpired, "")
+		return nil, deny(domain.EUnauthorized, domain.ReasonTokenExpired, "")
 	}
 
 	eval := domain.Evaluate(ea.policies, domain.Subject{TokenID: tok.ID})
@@ -138,18 +146,18 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 	switch eval.Outcome {
 	case domain.OutcomeAdmit:
 	case domain.OutcomeDeny:
-		return apiv1.ExchangeResponse{}, deny(domain.EForbidden, domain.ReasonDeniedByPolicy, "deny policy matched")
+		return nil, deny(domain.EForbidden, domain.ReasonDeniedByPolicy, "deny policy matched")
 	case domain.OutcomeIdentityRequired:
-		return apiv1.ExchangeResponse{}, deny(domain.EForbidden, domain.ReasonNoMatchingPolicy,
+		return nil, deny(domain.EForbidden, domain.ReasonNoMatchingPolicy,
 			"an allow policy matched first; service tokens need a Service Auth (non_identity) policy")
 	default:
-		return apiv1.ExchangeResponse{}, deny(domain.EForbidden, domain.ReasonNoMatchingPolicy, "")
+		return nil, deny(domain.EForbidden, domain.ReasonNoMatchingPolicy, "")
 	}
 
 	sg, ok := ea.signer(now)
 	if !ok {
 		s.fast.failed.Inc()
-		return apiv1.ExchangeResponse{}, errors.New("application " + app.ID + " has no signing key")
+		return nil, errors.New("application " + app.ID + " has no signing key")
 	}
 	iat := domain.SessionIssuedAt(app, tok, now)
 	claims := session.Claims{
@@ -164,10 +172,10 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 		ID:         newJTI(),
 		TokenID:    tok.ID,
 	}
-	jwt, err := sg.Sign(claims)
+	answer, err = appendExchangeAnswer(answer, sg, claims)
 	if err != nil {
 		s.fast.failed.Inc()
-		return apiv1.ExchangeResponse{}, err
+		return nil, err
 	}
 	s.seen.mark(tok.ID, now)
 	s.fast.issued.Inc()
@@ -177,7 +185,7 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest) (ap
 	if s.log.Enabled(ctx, slog.LevelDebug) { // the request's logger is made on first use
 		s.logger(ctx).Debug("session issued", "app_id", app.ID, "token_id", tok.ID, "token_name", tok.Name, "policy_id", ev.PolicyID, "jti", claims.ID)
 	}
-	return apiv1.ExchangeResponse{JWT: jwt, ExpiresAt: claims.ExpiresAt}, nil
+	return answer, nil
 }
 
 // secretMatches compares hash with the token's current secret hash and,

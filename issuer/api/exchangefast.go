@@ -2,12 +2,12 @@ package api
 
 import (
 	"bytes"
-	"net/http"
 	"strconv"
 	"sync"
 
 	"github.com/tidwall/gjson"
 
+	"github.com/svcauth/svcauth/filter/session"
 	"github.com/svcauth/svcauth/issuer/apiv1"
 )
 
@@ -100,52 +100,18 @@ var exchangeHeaders = [...]struct {
 	{"X-Content-Type-Options", []string{"nosniff"}},
 }
 
-// writeExchangeResponse writes what writeJSON(w, 200, resp) writes.
-func writeExchangeResponse(w http.ResponseWriter, resp apiv1.ExchangeResponse) {
-	b, ok := appendExchangeResponse(make([]byte, 0, len(resp.JWT)+48), resp)
-	if !ok {
-		writeJSON(w, http.StatusOK, resp)
-		return
-	}
-	h := w.Header()
-	for _, kv := range exchangeHeaders {
-		h[kv.name] = kv.value
-	}
-	w.WriteHeader(http.StatusOK)
-	w.Write(b)
-}
-
-// appendExchangeResponse appends the JSON answer of resp to b, exactly as
-// json.Marshal writes it (and a newline, as writeJSON does). It reports
-// false, and appends nothing, when the JWT holds a character that JSON
-// would escape: writeJSON must then write it.
-func appendExchangeResponse(b []byte, resp apiv1.ExchangeResponse) ([]byte, bool) {
-	if !jwtChars(resp.JWT) {
-		return b, false
-	}
+// appendExchangeAnswer appends the answer of an exchange that issued the
+// session c, exactly as writeJSON writes apiv1.ExchangeResponse (the tests
+// compare them), with the token signed by sg in place: no string of it. A
+// signed token holds only base64url characters and dots, which JSON carries
+// as they are.
+func appendExchangeAnswer(b []byte, sg *session.Signer, c session.Claims) ([]byte, error) {
 	b = append(b, `{"jwt":"`...)
-	b = append(b, resp.JWT...)
+	b, err := sg.AppendSign(b, c)
+	if err != nil {
+		return nil, err
+	}
 	b = append(b, `","expires_at":`...)
-	b = strconv.AppendInt(b, resp.ExpiresAt, 10)
-	return append(b, "}\n"...), true
+	b = strconv.AppendInt(b, c.ExpiresAt, 10)
+	return append(b, "}\n"...), nil
 }
-
-// jwtChars reports whether s holds only base64url characters and dots,
-// which JSON strings carry as they are. It runs over every issued JWT
-// (about 560 bytes): a table lookup per byte costs a fraction of the
-// range comparisons.
-func jwtChars(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !jwtByte[s[i]] {
-			return false
-		}
-	}
-	return true
-}
-
-var jwtByte = func() (t [256]bool) {
-	for c := 0; c < 256; c++ {
-		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
-	}
-	return t
-}()

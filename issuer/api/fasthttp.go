@@ -11,6 +11,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/svcauth/svcauth/filter/session"
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/domain"
 )
@@ -125,21 +126,16 @@ func (s *Server) serveExchange(c *fasthttp.RequestCtx) {
 		}
 	}()
 
-	resp, err := s.exchangeBody(ctx, c.PostBody())
+	var buf [session.MaxTokenLength + 64]byte // the answer: a token and a number
+	answer, err := s.exchangeBody(ctx, c.PostBody(), buf[:0])
 	if err != nil {
 		status = s.writeExchangeError(ctx, c, err)
-		return
-	}
-	var buf [1024]byte // a JWT is about 560 bytes; SetBody copies
-	b, ok := appendExchangeResponse(buf[:0], resp)
-	if !ok {
-		status = writeToFast(c, func(w http.ResponseWriter) { writeJSON(w, http.StatusOK, resp) })
 		return
 	}
 	for _, kv := range exchangeHeaders {
 		c.Response.Header.Set(kv.name, kv.value[0])
 	}
-	c.Response.SetBody(b)
+	c.Response.SetBody(answer) // copies
 	status = http.StatusOK
 }
 
