@@ -119,7 +119,8 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest, ans
 	if !credential.ValidClientID(req.ClientID) || !credential.ValidSecret(req.ClientSecret) {
 		return nil, deny(domain.EUnauthorized, domain.ReasonMalformedCredentials, "")
 	}
-	hash := s.keys.HashSecret(req.ClientSecret)
+	var sum [32]byte
+	hash := s.keys.AppendSecretHash(sum[:0], req.ClientSecret)
 	tok, err := s.cache.token(ctx, req.ClientID, now)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, deny(domain.EUnauthorized, domain.ReasonUnknownClient, "")

@@ -18,26 +18,28 @@ import (
 type ctxKey int
 
 const (
-	ctxLogger ctxKey = iota
-	ctxRequestID
+	ctxRequest ctxKey = iota // *requestLogger: the request's id and logger
+	ctxLogger                // *slog.Logger: a logger that replaces it (with the actor)
 	ctxActor
 )
 
 // logger returns the request's logger (with its request id), or the
 // server's.
 func (s *Server) logger(ctx context.Context) *slog.Logger {
-	switch l := ctx.Value(ctxLogger).(type) {
-	case *slog.Logger:
+	if l, ok := ctx.Value(ctxLogger).(*slog.Logger); ok {
 		return l
-	case *requestLogger:
-		return l.get()
+	}
+	if rl, ok := ctx.Value(ctxRequest).(*requestLogger); ok {
+		return rl.get()
 	}
 	return s.log
 }
 
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(ctxRequestID).(string)
-	return id
+	if rl, ok := ctx.Value(ctxRequest).(*requestLogger); ok {
+		return rl.id
+	}
+	return ""
 }
 
 func actor(ctx context.Context) string {
@@ -45,8 +47,9 @@ func actor(ctx context.Context) string {
 	return a
 }
 
-// requestLogger is the request's logger (the server's, with the request
-// id), made on first use: most exchanges log nothing.
+// requestLogger is the request's id and its logger (the server's, with the
+// request id), made on first use: most exchanges log nothing. One context
+// value holds both: a request's context values are allocations per request.
 type requestLogger struct {
 	base *slog.Logger
 	id   string
@@ -122,8 +125,7 @@ func (s *Server) beginRequest(parent context.Context, clientRequestID string) (c
 		id = newRequestID()
 	}
 	rl := &requestLogger{base: s.log, id: id}
-	ctx := context.WithValue(parent, ctxLogger, rl)
-	return context.WithValue(ctx, ctxRequestID, id), rl
+	return context.WithValue(parent, ctxRequest, rl), rl
 }
 
 // endRequest observes the request's latency and returns the level of its

@@ -135,7 +135,7 @@ func New(master []byte) (*Keyring, error) {
 	k := &Keyring{master: append([]byte(nil), master...)}
 	k.secretPepper = k.derive(secretPepperInf)
 	k.adminPepper = k.derive(adminPepperInfo)
-	k.secretMACs.New = func() any { return hmac.New(sha256.New, k.secretPepper) }
+	k.secretMACs.New = func() any { return &secretMAC{mac: hmac.New(sha256.New, k.secretPepper)} }
 	return k, nil
 }
 
@@ -158,12 +158,34 @@ func (k *Keyring) SessionKey(aud string, version int) session.Key {
 // HashSecret returns the keyed hash stored for a service-token secret:
 // HMAC-SHA-256(pepper, secret), pepper = HKDF(master, "svcauth/secret-pepper/v1").
 func (k *Keyring) HashSecret(secret string) []byte {
-	m := k.secretMACs.Get().(hash.Hash)
-	m.Reset()
-	m.Write([]byte(secret))
-	sum := m.Sum(nil)
-	k.secretMACs.Put(m)
-	return sum
+	return k.AppendSecretHash(nil, secret)
+}
+
+// AppendSecretHash appends HashSecret(secret) to dst. With room in dst and
+// a secret of usual length it allocates nothing: the exchange hashes a
+// secret per request.
+func (k *Keyring) AppendSecretHash(dst []byte, secret string) []byte {
+	st := k.secretMACs.Get().(*secretMAC)
+	st.mac.Reset()
+	// Through the pooled buffer: []byte(secret) would escape into the
+	// hash.Hash interface and be allocated per call.
+	if len(secret) <= len(st.buf) {
+		st.mac.Write(st.buf[:copy(st.buf[:], secret)])
+	} else {
+		st.mac.Write([]byte(secret))
+	}
+	sum := st.mac.Sum(st.sum[:0])
+	dst = append(dst, sum...)
+	k.secretMACs.Put(st)
+	return dst
+}
+
+// secretMAC is a pooled HMAC state keyed with the secret pepper, with the
+// buffers it reads and writes.
+type secretMAC struct {
+	mac hash.Hash
+	buf [128]byte // a secret of usual length (60 characters; 64 imported)
+	sum [sha256.Size]byte
 }
 
 // HashAdminKey returns the keyed hash stored for an admin key (with its own

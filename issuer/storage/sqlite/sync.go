@@ -5,9 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/svcauth/svcauth/issuer/domain"
@@ -228,91 +225,4 @@ func (d *DB) DeleteTokenRevocationsBefore(ctx context.Context, before time.Time)
 	}
 	n, err := res.RowsAffected()
 	return n, mapErr(err)
-}
-
-// AppendAudits implements storage.Storage.
-func (d *DB) AppendAudits(ctx context.Context, events []domain.AuditEvent) error {
-	if len(events) == 0 {
-		return nil
-	}
-	for i := range events {
-		if events[i].Time.IsZero() {
-			return errors.New("sqlite: audit event without a time")
-		}
-		if events[i].Event == "" {
-			return errors.New("sqlite: audit event without a name")
-		}
-	}
-	return d.withTx(ctx, func(tx *sql.Tx) error {
-		// Many rows per statement: in a one-row insert the statement's own
-		// overhead costs about as much as the row (measured: a third less
-		// CPU per row this way).
-		var full *sql.Stmt // the statement of auditRowsPerInsert rows, prepared once
-		args := make([]any, 0, auditRowsPerInsert*auditColumnsPerRow)
-		for len(events) > 0 {
-			n := min(len(events), auditRowsPerInsert)
-			args = args[:0]
-			for _, e := range events[:n] {
-				args = append(args, toNS(e.Time), e.Event, e.Actor, e.TokenID, e.TokenName, e.ClientID,
-					e.AppID, e.AppName, e.PolicyID, e.SourceIP, e.RequestID, e.Reason, e.Detail)
-			}
-			var err error
-			switch {
-			case n < auditRowsPerInsert:
-				_, err = tx.ExecContext(ctx, auditInsert(n), args...)
-			case full == nil:
-				if full, err = tx.PrepareContext(ctx, auditInsert(n)); err != nil {
-					return mapErr(err)
-				}
-				defer full.Close()
-				fallthrough
-			default:
-				_, err = full.ExecContext(ctx, args...)
-			}
-			if err != nil {
-				return mapErr(err)
-			}
-			events = events[n:]
-			// A large batch holds a CPU for tens of milliseconds: let
-			// waiting goroutines (requests) run between statements.
-			runtime.Gosched()
-		}
-		return nil
-	})
-}
-
-// Multi-row audit inserts: at most auditRowsPerInsert rows of
-// auditColumnsPerRow parameters (SQLite allows 32766 per statement).
-const (
-	auditRowsPerInsert = 100
-	auditColumnsPerRow = 13
-)
-
-var auditInserts sync.Map // rows → statement text
-
-// auditInsert is the INSERT of rows audit events. It says OR ROLLBACK
-// because a multi-row INSERT that may abort (the NOT NULL columns'
-// default conflict action) inside a transaction makes SQLite copy every
-// page it touches to a statement journal first, to undo just that
-// statement: about a quarter of the rows' CPU cost (BenchmarkAppendAudits:
-// 24 µs → 18 µs per row). AppendAudits keeps all of a batch or none of it
-// anyway (its caller queues the whole batch again), so a failing row may
-// as well roll the whole transaction back, which needs no statement
-// journal.
-func auditInsert(rows int) string {
-	if q, ok := auditInserts.Load(rows); ok {
-		return q.(string)
-	}
-	var b strings.Builder
-	b.WriteString(`INSERT OR ROLLBACK INTO audit_events (time, event, actor, token_id, token_name, client_id,
-		app_id, app_name, policy_id, source_ip, request_id, reason, detail) VALUES `)
-	for i := 0; i < rows; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-	}
-	q := b.String()
-	auditInserts.Store(rows, q)
-	return q
 }
