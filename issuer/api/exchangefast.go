@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/tidwall/gjson"
-
 	"github.com/svcauth/svcauth/filter/session"
 	"github.com/svcauth/svcauth/issuer/apiv1"
 )
@@ -35,58 +33,90 @@ func (s *Server) parseExchangeBody(b []byte) (apiv1.ExchangeRequest, error) {
 // parseExchangeRequest parses the usual exchange body: one JSON object
 // whose members are some of the request's fields, each once, with string
 // values of printable ASCII without escapes. It reports false for anything
-// else.
+// else. One pass over one copy of the body (the fields are substrings of
+// it): with gjson, validating, copying and walking the body took three
+// passes and a sixth of the exchange's own CPU.
 func parseExchangeRequest(b []byte) (apiv1.ExchangeRequest, bool) {
 	var req apiv1.ExchangeRequest
-	if !gjson.ValidBytes(b) {
+	s := string(b)
+	i := skipJSONSpace(s, 0)
+	if i == len(s) || s[i] != '{' {
 		return req, false
 	}
-	root := gjson.ParseBytes(b)
-	if !root.IsObject() {
-		return req, false
+	i = skipJSONSpace(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		return req, skipJSONSpace(s, i+1) == len(s)
 	}
 	var seen uint8
-	ok := true
-	root.ForEach(func(k, v gjson.Result) bool {
+	for {
+		key, next, ok := plainStringAt(s, i)
+		if !ok {
+			return req, false
+		}
+		if i = skipJSONSpace(s, next); i == len(s) || s[i] != ':' {
+			return req, false
+		}
+		value, next, ok := plainStringAt(s, skipJSONSpace(s, i+1))
+		if !ok {
+			return req, false
+		}
 		var (
 			bit uint8
 			dst *string
 		)
-		switch k.Raw {
-		case `"client_id"`:
+		switch key {
+		case "client_id":
 			bit, dst = 1, &req.ClientID
-		case `"client_secret"`:
+		case "client_secret":
 			bit, dst = 2, &req.ClientSecret
-		case `"aud"`:
+		case "aud":
 			bit, dst = 4, &req.AUD
-		case `"source_ip"`:
+		case "source_ip":
 			bit, dst = 8, &req.SourceIP
-		case `"request_id"`:
+		case "request_id":
 			bit, dst = 16, &req.RequestID
 		}
-		if bit == 0 || seen&bit != 0 || v.Type != gjson.String || !plainString(v.Raw) {
-			ok = false
-			return false
+		if bit == 0 || seen&bit != 0 { // encoding/json decides: case-folded, unknown or repeated names
+			return req, false
 		}
 		seen |= bit
-		*dst = v.Str
-		return true
-	})
-	return req, ok
-}
-
-// plainString reports whether raw is a JSON string literal of printable
-// ASCII without escapes (so that its value is its text).
-func plainString(raw string) bool {
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
-		return false
-	}
-	for i := 1; i < len(raw)-1; i++ {
-		if c := raw[i]; c < 0x20 || c > 0x7e || c == '\\' || c == '"' {
-			return false
+		*dst = value
+		switch i = skipJSONSpace(s, next); {
+		case i < len(s) && s[i] == ',':
+			i = skipJSONSpace(s, i+1)
+		case i < len(s) && s[i] == '}':
+			return req, skipJSONSpace(s, i+1) == len(s)
+		default:
+			return req, false
 		}
 	}
-	return true
+}
+
+// skipJSONSpace returns the index of the first byte at or after i that is
+// not JSON whitespace.
+func skipJSONSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// plainStringAt reads the JSON string literal at s[i:] when it is printable
+// ASCII without escapes (so that its value is its text): its value and the
+// index after its closing quote.
+func plainStringAt(s string, i int) (value string, next int, ok bool) {
+	if i >= len(s) || s[i] != '"' {
+		return "", 0, false
+	}
+	for j := i + 1; j < len(s); j++ {
+		switch c := s[j]; {
+		case c == '"':
+			return s[i+1 : j], j + 1, true
+		case c < 0x20 || c > 0x7e || c == '\\':
+			return "", 0, false
+		}
+	}
+	return "", 0, false
 }
 
 // exchangeHeaders are the headers of every exchange answer (writeJSON's),

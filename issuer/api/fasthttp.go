@@ -29,6 +29,18 @@ import (
 
 var exchangePath = []byte("/v1/exchange")
 
+// The exchange's headers as fasthttp takes them without work: names already
+// canonical, as bytes (Header.Set canonicalises a copy of the name).
+var (
+	headerRequestID          = []byte("X-Request-Id")
+	exchangeHeadersCanonical = func() (kv [len(exchangeHeaders)][2][]byte) {
+		for i, h := range exchangeHeaders {
+			kv[i] = [2][]byte{[]byte(http.CanonicalHeaderKey(h.name)), []byte(h.value[0])}
+		}
+		return kv
+	}()
+)
+
 // Limits of the issuer's HTTP server.
 const (
 	// ReadTimeout bounds reading one request, headers and body;
@@ -111,7 +123,7 @@ func (s *Server) FastHTTPHandler(next http.Handler) fasthttp.RequestHandler {
 func (s *Server) serveExchange(c *fasthttp.RequestCtx) {
 	start := time.Now()
 	ctx, rl := s.beginRequest(c, string(c.Request.Header.Peek("X-Request-Id")))
-	c.Response.Header.Set("X-Request-Id", rl.id)
+	c.Response.Header.SetCanonical(headerRequestID, []byte(rl.id))
 	status := 0
 	defer func() {
 		if p := recover(); p != nil {
@@ -132,8 +144,8 @@ func (s *Server) serveExchange(c *fasthttp.RequestCtx) {
 		status = s.writeExchangeError(ctx, c, err)
 		return
 	}
-	for _, kv := range exchangeHeaders {
-		c.Response.Header.Set(kv.name, kv.value[0])
+	for _, kv := range exchangeHeadersCanonical {
+		c.Response.Header.SetCanonical(kv[0], kv[1])
 	}
 	c.Response.SetBody(answer) // copies
 	status = http.StatusOK
