@@ -1,9 +1,6 @@
 package plugin
 
-import (
-	"encoding/binary"
-	"unsafe"
-)
+import "unsafe"
 
 // scanSerialized reads request headers in the form a proxy-wasm host hands
 // them over (proxy_get_header_map_pairs): the number of pairs, each pair's
@@ -18,14 +15,14 @@ func (r *requestHeaders) scanSerialized(b []byte, c *Config) (ok bool) {
 	if len(b) < 4 {
 		return len(b) == 0
 	}
-	n := binary.LittleEndian.Uint32(b)
+	n := le32(b, 0)
 	if uint64(n) > uint64(len(b)-4)/10 { // 8 bytes of sizes and 2 NULs per pair at least
 		return false
 	}
 	sizes, data := b[4:4+8*int(n)], b[4+8*int(n):]
 	for i := 0; i < int(n); i++ {
-		kl := binary.LittleEndian.Uint32(sizes[8*i:])
-		vl := binary.LittleEndian.Uint32(sizes[8*i+4:])
+		sz := sizes[8*i : 8*i+8 : 8*i+8]
+		kl, vl := le32(sz, 0), le32(sz, 4)
 		if uint64(kl)+uint64(vl)+2 > uint64(len(data)) || data[kl] != 0 || data[kl+1+vl] != 0 {
 			return false
 		}
