@@ -58,23 +58,30 @@ func (h directHost) exchange(b *testing.B, headers [][2]string, jwt string) {
 // and returns the finished stream.
 func (h directHost) exchangeStream(tb testing.TB, headers [][2]string, jwt string) *wasmhost.Stream {
 	s := h.request(tb, headers, types.ActionPause)
-	var exchange *wasmhost.Callout
-	for _, c := range h.Callouts() {
-		for _, kv := range c.Headers {
-			if kv[0] == ":path" && kv[1] == "/v1/exchange" {
-				exchange = c
-			}
-		}
-	}
-	if exchange == nil {
-		tb.Fatalf("no exchange callout among %d", len(h.Callouts()))
-	}
+	exchange := h.callout(tb, "/v1/exchange")
 	h.Respond(exchange, [][2]string{{":status", "200"}}, []byte(`{"jwt":"`+jwt+`"}`))
 	if !s.Continued {
 		tb.Fatal("the request was not resumed after the exchange")
 	}
 	h.Finish(s)
 	return s
+}
+
+// callout returns the last callout the module made to path.
+func (h directHost) callout(tb testing.TB, path string) *wasmhost.Callout {
+	tb.Helper()
+	var found *wasmhost.Callout
+	for _, c := range h.Callouts() {
+		for _, kv := range c.Headers {
+			if kv[0] == ":path" && kv[1] == path {
+				found = c
+			}
+		}
+	}
+	if found == nil {
+		tb.Fatalf("no callout to %s among %d", path, len(h.Callouts()))
+	}
+	return found
 }
 
 // TestDirectHost checks that the module, on the benchmarks' direct host,

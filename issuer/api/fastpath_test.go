@@ -173,6 +173,19 @@ func TestExchangeWritesNothingPerRequest(t *testing.T) {
 	if got := cs.take(); len(got) != 0 {
 		t.Fatalf("400 warm exchanges made storage calls %v, want none", got)
 	}
+	// The cache's metric says the same: two token reads and one app read,
+	// every other lookup a hit (denied exchanges look up too).
+	metrics := h.do(request{method: "GET", path: "/metrics", key: ptr("")}).Body.String()
+	for _, want := range []string{
+		`svcauth_exchange_cache_lookups_total{cache="token",result="miss"} 2` + "\n",
+		`svcauth_exchange_cache_lookups_total{cache="token",result="hit"} 400` + "\n",
+		`svcauth_exchange_cache_lookups_total{cache="app",result="miss"} 1` + "\n",
+		`svcauth_exchange_cache_lookups_total{cache="app",result="hit"} 401` + "\n",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Fatalf("metrics lack %q", want)
+		}
+	}
 
 	// The batched writes: one audit batch, one last-seen update.
 	if err := h.srv.FlushLastSeen(context.Background()); err != nil {
