@@ -6,6 +6,8 @@ package plugin
 
 import (
 	"encoding/binary"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,11 +37,14 @@ import (
 //
 // SVCAUTH_WASM names a prebuilt filter module (e.g. build/svcauth.wasm from
 // `make build`); without it the tests build one into a temporary directory.
+// A prebuilt module older than the sources it is built from is refused: its
+// half of the tests would test old code.
 
 // wasmModule is one module the tests build (or take from an environment
 // variable) and instantiate at most once.
 type wasmModule struct {
 	env, pkg string
+	src      string    // the directory of its sources, for the staleness check
 	once     sync.Once // loads bin
 	bin      []byte
 	vmOnce   sync.Once // compiles vm, only for the tests that use the emulator
@@ -48,8 +53,8 @@ type wasmModule struct {
 }
 
 var (
-	filterModule = &wasmModule{env: "SVCAUTH_WASM", pkg: "github.com/svcauth/svcauth/filter"}
-	noopModule   = &wasmModule{env: "SVCAUTH_NOOP_WASM", pkg: "github.com/svcauth/svcauth/filter/plugin/testdata/noop"}
+	filterModule = &wasmModule{env: "SVCAUTH_WASM", pkg: "github.com/svcauth/svcauth/filter", src: ".."}
+	noopModule   = &wasmModule{env: "SVCAUTH_NOOP_WASM", pkg: "github.com/svcauth/svcauth/filter/plugin/testdata/noop", src: "testdata/noop"}
 	buildDir     string
 )
 
@@ -92,12 +97,54 @@ func (w *wasmModule) load(tb testing.TB) {
 			if w.err != nil {
 				return
 			}
+		} else if w.err = checkFresh(path, w.src, w.env); w.err != nil {
+			return
 		}
 		w.bin, w.err = os.ReadFile(path)
 	})
 	if w.err != nil {
 		tb.Fatalf("wasm module %s: %v", w.pkg, w.err)
 	}
+}
+
+// checkFresh refuses a prebuilt module older than a Go source file below src
+// (tests excluded, and internal/: the test hosts are not in the module) or
+// than go.mod and go.sum.
+func checkFresh(path, src, env string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	built := st.ModTime()
+	newer := ""
+	for _, f := range []string{"../../go.mod", "../../go.sum"} {
+		if fi, err := os.Stat(f); err == nil && fi.ModTime().After(built) {
+			newer = f
+		}
+	}
+	walkErr := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case newer != "":
+			return fs.SkipAll
+		case d.IsDir() && (d.Name() == "internal" || d.Name() == "testdata") && p != src:
+			return fs.SkipDir
+		case d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go"):
+			return nil
+		}
+		if fi, err := d.Info(); err == nil && fi.ModTime().After(built) {
+			newer = p
+		}
+		return nil
+	})
+	if walkErr != nil {
+		return walkErr
+	}
+	if newer != "" {
+		return fmt.Errorf("%s=%s is older than %s: rebuild it (make build) or unset %s to let the tests build one", env, path, newer, env)
+	}
+	return nil
 }
 
 func buildWasm(pkg string) (string, error) {
