@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +35,12 @@ const DefaultCacheTTL = 5 * time.Second
 
 // DefaultCacheTokens bounds the token cache (entries).
 const DefaultCacheTokens = 100_000
+
+// maxUnknownClients bounds the client ids remembered as having no token: a
+// client that keeps sending a deleted token's id then costs one database
+// read per cache TTL, not one per request. Kept apart from the tokens, so
+// that a flood of made-up ids cannot push real tokens out.
+const maxUnknownClients = 4096
 
 // epochs count changes to what the caches hold.
 type epochs struct {
@@ -149,9 +157,16 @@ type exchangeCache struct {
 
 	tokenHit, tokenMiss, appHit, appMiss prometheus.Counter
 
-	mu     sync.RWMutex
-	tokens map[string]*tokenEntry // by client id
-	apps   map[string]*appEntry   // by aud
+	mu      sync.RWMutex
+	tokens  map[string]*tokenEntry // by client id
+	unknown map[string]unknownEntry
+	apps    map[string]*appEntry // by aud
+}
+
+// unknownEntry remembers that no token had a client id.
+type unknownEntry struct {
+	epoch   uint64
+	expires time.Time
 }
 
 func newExchangeCache(src ExchangeStore, kr *keys.Keyring, ep *epochs, ttl time.Duration, lookups *prometheus.CounterVec) *exchangeCache {
@@ -162,6 +177,7 @@ func newExchangeCache(src ExchangeStore, kr *keys.Keyring, ep *epochs, ttl time.
 		appHit:    lookups.WithLabelValues("app", "hit"),
 		appMiss:   lookups.WithLabelValues("app", "miss"),
 		tokens:    map[string]*tokenEntry{},
+		unknown:   map[string]unknownEntry{},
 		apps:      map[string]*appEntry{},
 	}
 }
@@ -171,13 +187,36 @@ func (c *exchangeCache) token(ctx context.Context, clientID string, now time.Tim
 	epoch := c.epochs.tokens.Load()
 	c.mu.RLock()
 	e := c.tokens[clientID]
+	var (
+		u         unknownEntry
+		isUnknown bool
+	)
+	if e == nil { // a client id is in at most one of the maps
+		u, isUnknown = c.unknown[clientID]
+	}
 	c.mu.RUnlock()
 	if e != nil && e.epoch == epoch && now.Before(e.expires) {
 		c.tokenHit.Inc()
 		return &e.tok, nil
 	}
+	if isUnknown && u.epoch == epoch && now.Before(u.expires) {
+		c.tokenHit.Inc()
+		return nil, storage.ErrNotFound
+	}
 	c.tokenMiss.Inc()
 	tok, err := c.src.GetTokenByClientID(ctx, clientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		c.mu.Lock()
+		if len(c.unknown) >= maxUnknownClients {
+			for k := range c.unknown { // drop one arbitrary entry
+				delete(c.unknown, k)
+				break
+			}
+		}
+		c.unknown[strings.Clone(clientID)] = unknownEntry{epoch: epoch, expires: now.Add(c.ttl)}
+		delete(c.tokens, clientID)
+		c.mu.Unlock()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +228,8 @@ func (c *exchangeCache) token(ctx context.Context, clientID string, now time.Tim
 			break
 		}
 	}
-	c.tokens[clientID] = e
+	c.tokens[strings.Clone(clientID)] = e // not a substring that keeps the request's body alive
+	delete(c.unknown, clientID)
 	c.mu.Unlock()
 	return &e.tok, nil
 }

@@ -325,3 +325,30 @@ func TestCloseWritesQueuedAudit(t *testing.T) {
 		t.Fatal("Close did not write last_seen_at")
 	}
 }
+
+// TestUnknownClientIDReadOncePerTTL: a client id that has no token (a
+// deleted token's client keeps trying) is read from the database once per
+// cache TTL, not on every exchange, and a token imported with that id
+// works at once.
+func TestUnknownClientIDReadOncePerTTL(t *testing.T) {
+	h, cs := newCountingHarness(t, nil)
+	app := h.createApp("billing", "")
+	h.createPolicy(app.ID, domain.DecisionNonIdentity, []domain.Rule{domain.RuleAnyValidServiceToken()}, nil)
+	ghost := apiv1.Token{Name: "ghost", ClientID: strings.Repeat("ab", 16) + ".access", ClientSecret: strings.Repeat("cd", 32)}
+	h.wantExchange(h.createToken("real", ""), app.AUD, 200, "") // warms the app: not part of the count
+	cs.take()
+	for i := 0; i < 5; i++ {
+		h.wantExchange(ghost, app.AUD, 401, domain.ReasonUnknownClient)
+	}
+	if got := cs.take(); got["GetTokenByClientID"] != 1 {
+		t.Fatalf("5 exchanges of an unknown client id: storage calls %v, want one token read", got)
+	}
+	h.advance(api.DefaultCacheTTL + time.Second)
+	h.wantExchange(ghost, app.AUD, 401, domain.ReasonUnknownClient)
+	if got := cs.take(); got["GetTokenByClientID"] != 1 {
+		t.Fatalf("after the cache TTL: storage calls %v, want the token read again", got)
+	}
+	h.call(request{method: "POST", path: "/v1/service-tokens/import",
+		body: apiv1.ImportTokenRequest{Name: "ghost", ClientID: ghost.ClientID, ClientSecret: ghost.ClientSecret}}, 201, nil)
+	h.wantExchange(ghost, app.AUD, 200, "")
+}
