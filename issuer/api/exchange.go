@@ -119,6 +119,9 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest, ans
 	if !credential.ValidClientID(req.ClientID) || !credential.ValidSecret(req.ClientSecret) {
 		return nil, deny(domain.EUnauthorized, domain.ReasonMalformedCredentials, "")
 	}
+	// The secret is hashed before the token is looked up, so that an
+	// unknown client id and a wrong secret cost the same work (the answer's
+	// reason tells them apart anyway, but its timing need not add to it).
 	var sum [32]byte
 	hash := s.keys.AppendSecretHash(sum[:0], req.ClientSecret)
 	tok, err := s.cache.token(ctx, req.ClientID, now)
