@@ -122,3 +122,35 @@ func BenchmarkLogicScan(b *testing.B) {
 		})
 	}
 }
+
+// The cache lookups of a hit alone, in caches holding other entries.
+func BenchmarkLogicCacheGet(b *testing.B) {
+	c := logicConfig(b)
+	tok, claims := logicJWT(b)
+	sessions := newSessionCache(c.SessionCacheSize)
+	hasher := deriveCredHasher(c)
+	creds := newCredentialCache(c.CredentialCacheSize)
+	for i := range min(c.SessionCacheSize, c.CredentialCacheSize) - 1 {
+		other := strconv.Itoa(i)
+		sessions.put(tok[:len(tok)-len(other)]+other, sessionInfoOf(claims))
+		creds.put(hasher.key(testClientID, testSecret+other), &credEntry{jwt: tok})
+	}
+	sessions.put(tok, sessionInfoOf(claims))
+	key := hasher.key(testClientID, testSecret)
+	creds.put(key, &credEntry{jwt: tok})
+	probe := string([]byte(tok)) // equal text, another string
+	b.Run("session", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := sessions.get(probe); !ok {
+				b.Fatal("miss")
+			}
+		}
+	})
+	b.Run("credential", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := creds.get(key); !ok {
+				b.Fatal("miss")
+			}
+		}
+	})
+}
