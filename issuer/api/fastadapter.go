@@ -50,7 +50,9 @@ func serveNetHTTP(h http.Handler, c *fasthttp.RequestCtx) {
 		if p := recover(); p != nil {
 			// The handlers' middleware answers panics; what reaches here
 			// is http.ErrAbortHandler (or a panic outside it): drop the
-			// answer and the connection, as net/http does.
+			// answer, say 500 and close the connection (net/http closes it
+			// without an answer; fasthttp would let the panic end the
+			// process).
 			c.Response.Reset()
 			c.SetConnectionClose()
 			c.SetStatusCode(http.StatusInternalServerError)
