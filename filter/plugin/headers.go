@@ -9,8 +9,8 @@ import "unsafe"
 // they are used: reading them in place, rather than through the SDK's list
 // of pairs, saves an allocation and a copy of every header on every request
 // (README "Performance"). A malformed buffer stops the scan where it stops
-// making sense; ok is false then, and what was read is kept (a host that
-// sends one is broken, and the request then lacks credentials: a 401).
+// making sense and ok is false: the request is refused (readRequest), as a
+// scan that stopped early may have missed a header that must be stripped.
 func (r *requestHeaders) scanSerialized(b []byte, c *Config) (ok bool) {
 	if len(b) < 4 {
 		return len(b) == 0

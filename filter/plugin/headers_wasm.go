@@ -19,11 +19,12 @@ const mapTypeRequestHeaders = 0 // proxy-wasm MapType HttpRequestHeaders
 
 // readRequest scans the request headers of the current stream. No headers at
 // all (or a host error) is treated like none of ours.
-func (r *requestHeaders) readRequest(c *Config) {
+// A malformed buffer gives ok false (scanSerialized).
+func (r *requestHeaders) readRequest(c *Config) (ok bool) {
 	var raw *byte
 	var size int32
 	if proxyGetHeaderMapPairs(mapTypeRequestHeaders, unsafe.Pointer(&raw), &size) != 0 || raw == nil || size <= 0 {
-		return
+		return true
 	}
-	r.scanSerialized(unsafe.Slice(raw, size), c)
+	return r.scanSerialized(unsafe.Slice(raw, size), c)
 }

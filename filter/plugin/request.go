@@ -33,8 +33,9 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	wall := wallMS() // the request's one reading of the clock (one host call)
 	p.maybeRefresh(wall)
 	var r requestHeaders
-	r.readRequest(c)
-	if !stripSensitive(&r, c) {
+	// A header map the module cannot read, or a header it cannot strip: the
+	// host is broken, and the request must not reach the upstream.
+	if !r.readRequest(c) || !stripSensitive(&r, c) {
 		return h.reply(503, reasonInternal)
 	}
 	if r.exempt(c) {
