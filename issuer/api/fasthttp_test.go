@@ -6,12 +6,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/svcauth/svcauth/issuer/api"
 	"github.com/svcauth/svcauth/issuer/apiv1"
+	"github.com/svcauth/svcauth/issuer/domain"
 )
 
 // TestHTTPServerRefusesUnreadableRequests: requests the server cannot read
@@ -62,4 +64,75 @@ func TestHTTPServerRefusesUnreadableRequests(t *testing.T) {
 		})
 	}
 	h.call(request{method: "GET", path: "/healthz"}, http.StatusOK, nil)
+}
+
+// TestExchangeAnswersAlikeOnBothServers: the fasthttp server answers an
+// exchange itself (serveExchange), not through the net/http middleware and
+// handler; both must give the same status, headers and body, echo the
+// request id, and count the request in the latency metric.
+func TestExchangeAnswersAlikeOnBothServers(t *testing.T) {
+	h := newHarness(t)
+	if h.base == "" {
+		h.serveHTTP()
+	}
+	app := h.createApp("billing", "")
+	h.createPolicy(app.ID, domain.DecisionNonIdentity, []domain.Rule{domain.RuleAnyValidServiceToken()}, nil)
+	tok := h.createToken("ci", "")
+	wrong := tok
+	wrong.ClientSecret = mistyped(tok.ClientSecret)
+	for _, c := range []struct {
+		name string
+		tok  apiv1.Token
+	}{{"issued", tok}, {"refused", wrong}} {
+		t.Run(c.name, func(t *testing.T) {
+			body := `{"client_id":"` + c.tok.ClientID + `","client_secret":"` + c.tok.ClientSecret + `","aud":"` + app.AUD + `"}`
+			req := func() *http.Request {
+				r := httptest.NewRequest("POST", "/v1/exchange", strings.NewReader(body))
+				r.Header.Set("Content-Type", "application/json")
+				r.Header.Set("X-Request-Id", "req-"+c.name)
+				return r
+			}
+			std := httptest.NewRecorder()
+			h.srv.ServeHTTP(std, req())
+			r := req()
+			r.RequestURI, r.URL.Scheme, r.URL.Host, r.Host = "", "http", strings.TrimPrefix(h.base, "http://"), ""
+			resp, err := http.DefaultClient.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			got, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != std.Code {
+				t.Fatalf("fasthttp %d, net/http %d", resp.StatusCode, std.Code)
+			}
+			for name := range std.Header() {
+				if name == "Date" || name == "Content-Length" {
+					continue
+				}
+				if resp.Header.Get(name) != std.Header().Get(name) {
+					t.Errorf("%s: fasthttp %q, net/http %q", name, resp.Header.Get(name), std.Header().Get(name))
+				}
+			}
+			if resp.Header.Get("X-Request-Id") != "req-"+c.name || resp.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("request id %q, cache-control %q", resp.Header.Get("X-Request-Id"), resp.Header.Get("Cache-Control"))
+			}
+			if c.name == "issued" { // tokens differ by jti: compare the shape
+				var a, b apiv1.ExchangeResponse
+				if json.Unmarshal(got, &a) != nil || json.Unmarshal(std.Body.Bytes(), &b) != nil || a.ExpiresAt != b.ExpiresAt || len(a.JWT) != len(b.JWT) {
+					t.Fatalf("answers %s and %s", got, std.Body.String())
+				}
+			} else if string(got) != std.Body.String() {
+				t.Fatalf("fasthttp %s, net/http %s", got, std.Body.String())
+			}
+		})
+	}
+	metrics := h.do(request{method: "GET", path: "/metrics", key: ptr("")}).Body.String()
+	for _, want := range []string{
+		`svcauth_http_request_duration_seconds_count{code="200",method="POST",route="POST /v1/exchange"} 2`,
+		`svcauth_http_request_duration_seconds_count{code="401",method="POST",route="POST /v1/exchange"} 2`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
 }

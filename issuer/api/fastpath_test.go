@@ -127,6 +127,9 @@ func newCountingHarness(t *testing.T, cfg func(*api.Config)) (*harness, *countin
 	if h.adminKey, _, err = api.EnsureInitialAdminKey(context.Background(), db, kr, h.clock(), ""); err != nil {
 		t.Fatal(err)
 	}
+	if viaHTTPServer {
+		h.serveHTTP()
+	}
 	return h, cs
 }
 
