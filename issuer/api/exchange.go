@@ -1,12 +1,12 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -23,22 +23,16 @@ import (
 // secret for a session JWT of one application. Tokens and applications come
 // from the exchange cache (a miss reads the ExchangeStore once); the audit
 // row and last_seen_at are queued and written in batches: no database write
-// per request.
+// per request. `svcauth serve` answers it on fasthttp (serveExchange); this
+// net/http handler serves Server.ServeHTTP's callers (tests, embedding).
 func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) {
-	buf := bodyBuffers.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer func() {
-		if buf.Cap() <= 16<<10 {
-			bodyBuffers.Put(buf)
-		}
-	}()
 	var answer []byte
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
 	if err != nil {
 		s.fast.failed.Inc()
 		err = s.decodeError(err)
 	} else {
-		answer, err = s.exchangeBody(r.Context(), buf.Bytes(), make([]byte, 0, 640))
+		answer, err = s.exchangeBody(r.Context(), body, nil)
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -58,7 +52,7 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) {
 func (s *Server) exchangeBody(ctx context.Context, body, answer []byte) ([]byte, error) {
 	if int64(len(body)) > s.maxBody {
 		s.fast.failed.Inc()
-		return nil, domain.Errorf(domain.ETooLarge, "request body larger than %d bytes", s.maxBody)
+		return nil, s.decodeError(&http.MaxBytesError{Limit: s.maxBody})
 	}
 	req, err := s.parseExchangeBody(body)
 	if err != nil {

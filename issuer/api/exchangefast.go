@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"strconv"
-	"sync"
 
 	"github.com/svcauth/svcauth/filter/session"
 	"github.com/svcauth/svcauth/issuer/apiv1"
@@ -14,8 +13,6 @@ import (
 // decode and writeJSON do: the fast parser only accepts bodies that
 // encoding/json reads the same way and hands everything else (errors
 // included) to decode.
-
-var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // parseExchangeBody parses a body of at most s.maxBody bytes: the usual one
 // without reflection, anything else (errors included) as decode would.

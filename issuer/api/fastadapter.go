@@ -45,7 +45,6 @@ func serveNetHTTP(h http.Handler, c *fasthttp.RequestCtx) {
 			r.Header.Add(name, string(v))
 		}
 	}
-	w := fastResponseWriter{c: c, header: http.Header{}}
 	defer func() {
 		if p := recover(); p != nil {
 			// The handlers' middleware answers panics; what reaches here
@@ -58,15 +57,12 @@ func serveNetHTTP(h http.Handler, c *fasthttp.RequestCtx) {
 			c.SetStatusCode(http.StatusInternalServerError)
 		}
 	}()
-	h.ServeHTTP(&w, r.WithContext(c))
-	if w.status == 0 {
-		w.WriteHeader(http.StatusOK)
-	}
+	writeToFast(c, func(w http.ResponseWriter) { h.ServeHTTP(w, r.WithContext(c)) })
 }
 
 // writeToFast lets write, a net/http writer of a whole answer, write c's
-// response; it returns the status written. For the rare answers (errors)
-// that are not worth a fasthttp version of their own.
+// response; it returns the status written. For the net/http handlers, and
+// the exchange's errors.
 func writeToFast(c *fasthttp.RequestCtx, write func(http.ResponseWriter)) int {
 	w := fastResponseWriter{c: c, header: http.Header{}}
 	write(&w)

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,7 +26,7 @@ import (
 // route goes to the net/http handlers unchanged (serveNetHTTP), as their
 // rates do not make the conversion's cost matter.
 
-var exchangePath = []byte("/v1/exchange")
+const exchangePath = "/v1/exchange"
 
 // The exchange's headers as fasthttp takes them without work: names already
 // canonical, as bytes (Header.Set canonicalises a copy of the name).
@@ -35,7 +34,7 @@ var (
 	headerRequestID          = []byte("X-Request-Id")
 	exchangeHeadersCanonical = func() (kv [len(exchangeHeaders)][2][]byte) {
 		for i, h := range exchangeHeaders {
-			kv[i] = [2][]byte{[]byte(http.CanonicalHeaderKey(h.name)), []byte(h.value[0])}
+			kv[i] = [2][]byte{[]byte(h.name), []byte(h.value[0])} // canonical literals
 		}
 		return kv
 	}()
@@ -43,12 +42,12 @@ var (
 
 // Limits of the issuer's HTTP server.
 const (
-	// ReadTimeout bounds reading one request, headers and body;
-	// WriteTimeout writing its answer; IdleTimeout a keep-alive connection
+	// readTimeout bounds reading one request, headers and body;
+	// writeTimeout writing its answer; idleTimeout a keep-alive connection
 	// waiting for its next request.
-	ReadTimeout  = 30 * time.Second
-	WriteTimeout = 30 * time.Second
-	IdleTimeout  = 2 * time.Minute
+	readTimeout  = 30 * time.Second
+	writeTimeout = 30 * time.Second
+	idleTimeout  = 2 * time.Minute
 	// MaxHeaderBytes bounds a request's line and headers (answered 431
 	// above it): svcauth's clients send a few hundred bytes.
 	MaxHeaderBytes = 16 << 10
@@ -59,15 +58,15 @@ const (
 )
 
 // HTTPServer returns the issuer's HTTP/1.1 server around
-// FastHTTPHandler(next). It logs its own errors (a broken connection, not
+// fastHTTPHandler(next). It logs its own errors (a broken connection, not
 // requests) to the Server's logger at warning level.
 func (s *Server) HTTPServer(next http.Handler) *fasthttp.Server {
 	return &fasthttp.Server{
-		Handler:      s.FastHTTPHandler(next),
+		Handler:      s.fastHTTPHandler(next),
 		ErrorHandler: refuseRequest,
-		ReadTimeout:  ReadTimeout,
-		WriteTimeout: WriteTimeout,
-		IdleTimeout:  IdleTimeout,
+		ReadTimeout:  readTimeout,
+		WriteTimeout: writeTimeout,
+		IdleTimeout:  idleTimeout,
 		// fasthttp reads the request line and headers into this buffer.
 		ReadBufferSize:     MaxHeaderBytes,
 		MaxRequestBodySize: max(maxReadBody, int(s.maxBody)),
@@ -103,14 +102,14 @@ func refuseRequest(c *fasthttp.RequestCtx, err error) {
 	})
 }
 
-// FastHTTPHandler returns the listener's handler: POST /v1/exchange served
+// fastHTTPHandler returns the listener's handler: POST /v1/exchange served
 // here, anything else by next (the net/http tree that holds this Server
 // under "/", and the dashboard).
-func (s *Server) FastHTTPHandler(next http.Handler) fasthttp.RequestHandler {
+func (s *Server) fastHTTPHandler(next http.Handler) fasthttp.RequestHandler {
 	return func(c *fasthttp.RequestCtx) {
 		// The path as sent: a path net/http would clean (and redirect)
 		// goes to net/http.
-		if c.IsPost() && bytes.Equal(c.Request.URI().PathOriginal(), exchangePath) {
+		if c.IsPost() && string(c.Request.URI().PathOriginal()) == exchangePath {
 			s.serveExchange(c)
 			return
 		}
@@ -134,7 +133,7 @@ func (s *Server) serveExchange(c *fasthttp.RequestCtx) {
 			}
 		}
 		if level, ok := s.endRequest(ctx, http.MethodPost, exchangeRoute, status, start); ok {
-			s.logRequest(ctx, rl, level, http.MethodPost, string(exchangePath), exchangeRoute, status, start, c.RemoteAddr().String())
+			s.logRequest(ctx, rl, level, http.MethodPost, exchangePath, exchangeRoute, status, start, c.RemoteAddr().String())
 		}
 	}()
 
@@ -154,6 +153,6 @@ func (s *Server) serveExchange(c *fasthttp.RequestCtx) {
 // writeExchangeError answers err as writeError does, and returns the status.
 func (s *Server) writeExchangeError(ctx context.Context, c *fasthttp.RequestCtx, err error) int {
 	return writeToFast(c, func(w http.ResponseWriter) {
-		writeErrorFor(w, http.MethodPost, string(exchangePath), s.logger(ctx), err)
+		writeErrorFor(w, http.MethodPost, exchangePath, s.logger(ctx), err)
 	})
 }

@@ -20,7 +20,7 @@ import (
 
 // exchangeRoute is the route of the exchange, the one endpoint called at
 // high rates (see fasthttp.go).
-const exchangeRoute = "POST /v1/exchange"
+const exchangeRoute = http.MethodPost + " " + exchangePath
 
 // DefaultMaxBodyBytes bounds request bodies.
 const DefaultMaxBodyBytes = 64 << 10
