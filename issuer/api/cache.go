@@ -207,12 +207,7 @@ func (c *exchangeCache) token(ctx context.Context, clientID string, now time.Tim
 	tok, err := c.src.GetTokenByClientID(ctx, clientID)
 	if errors.Is(err, storage.ErrNotFound) {
 		c.mu.Lock()
-		if len(c.unknown) >= maxUnknownClients {
-			for k := range c.unknown { // drop one arbitrary entry
-				delete(c.unknown, k)
-				break
-			}
-		}
+		makeRoom(c.unknown, maxUnknownClients)
 		c.unknown[strings.Clone(clientID)] = unknownEntry{epoch: epoch, expires: now.Add(c.ttl)}
 		delete(c.tokens, clientID)
 		c.mu.Unlock()
@@ -222,12 +217,7 @@ func (c *exchangeCache) token(ctx context.Context, clientID string, now time.Tim
 	}
 	e = &tokenEntry{tok: tok, epoch: epoch, expires: now.Add(c.ttl)}
 	c.mu.Lock()
-	if len(c.tokens) >= c.maxTokens {
-		for k := range c.tokens { // drop one arbitrary entry
-			delete(c.tokens, k)
-			break
-		}
-	}
+	makeRoom(c.tokens, c.maxTokens)
 	c.tokens[strings.Clone(clientID)] = e // not a substring that keeps the request's body alive
 	delete(c.unknown, clientID)
 	c.mu.Unlock()
@@ -269,13 +259,20 @@ func (c *exchangeCache) app(ctx context.Context, aud string, now time.Time) (*ex
 	// Storage lists keys by version; newest first here.
 	slices.Reverse(ea.signers)
 	c.mu.Lock()
-	if len(c.apps) >= c.maxTokens {
-		for k := range c.apps {
-			delete(c.apps, k)
-			break
-		}
-	}
+	makeRoom(c.apps, c.maxTokens)
 	c.apps[aud] = &appEntry{app: ea, epoch: epoch, expires: now.Add(c.ttl)}
 	c.mu.Unlock()
 	return ea, nil
+}
+
+// makeRoom drops one arbitrary entry of m when it holds max or more: the
+// caches are bounded, and any entry is as good to lose as another.
+func makeRoom[K comparable, V any](m map[K]V, max int) {
+	if len(m) < max {
+		return
+	}
+	for k := range m {
+		delete(m, k)
+		return
+	}
 }
