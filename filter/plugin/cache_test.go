@@ -124,4 +124,12 @@ func TestExactCacheRemoveThenPut(t *testing.T) {
 			t.Fatalf("%d live entries in 16 places", c.len())
 		}
 	}
+	if c.len() != 16 {
+		t.Fatalf("%d live entries after 20 more puts, want 16", c.len())
+	}
+	for i := 4; i < 20; i++ { // the newest 16 insertions are the ones kept
+		if _, ok := c.get("more-" + strconv.Itoa(i)); !ok {
+			t.Fatalf("more-%d evicted before older entries", i)
+		}
+	}
 }

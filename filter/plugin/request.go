@@ -50,12 +50,15 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		now = p.clock.request(wall)
 		for _, tok := range r.candidates[:r.nCandidates] {
 			if s, ok := p.sessions.get(tok); ok {
-				if !exact && !s.usable(now, c.ClockSkewSeconds) {
-					now, exact = p.clock.exact(), true // the cached-path clock may lag: decide on the exact time
-				}
 				// A cached token's signature needs no second check: its
 				// claims decide, and it stays cached (evicted in its turn).
-				switch err := s.validity(now, c.ClockSkewSeconds); {
+				err := s.validity(now, c.ClockSkewSeconds)
+				if err != nil && !exact {
+					// The cached-path clock may lag: decide on the exact time.
+					now, exact = p.clock.exact(), true
+					err = s.validity(now, c.ClockSkewSeconds)
+				}
+				switch {
 				case err != nil:
 					if sessionErr == nil {
 						sessionErr = err

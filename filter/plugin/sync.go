@@ -287,8 +287,7 @@ func (p *pluginContext) refreshShared() {
 // When a key was dropped, both caches are emptied: their entries may hold
 // sessions signed with it.
 func (p *pluginContext) applyState(st *syncState) {
-	p.revGen++
-	st.rev.gen = p.revGen
+	st.rev.gen = p.rev.gen + 1 // caches and p.rev start afresh together (OnPluginStart)
 	p.rev = st.rev
 	p.sync.appliedEtag = st.etag
 	if sameKeys(p.keys, st.keys) {

@@ -44,7 +44,6 @@ type pluginContext struct {
 	verifier *session.Verifier
 	keys     []keyInfo   // the keys the verifier accepts: configured, then synced
 	rev      *revocation // never nil
-	revGen   uint64      // installations of a revocation state so far
 	sessions sessionCache
 	creds    credentialCache
 	hasher   credHasher
@@ -140,8 +139,8 @@ func deriveCredHasher(cfg *Config) credHasher {
 }
 
 // NewHttpContext reuses the context of a finished stream when there is one:
-// inside wasm an allocation of a request's context costs about as much as a
-// cached request's auth logic (README "Performance").
+// a context per stream is an allocation (and garbage) inside wasm that a
+// cached request need not make.
 func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
 	if n := len(p.spare); n > 0 {
 		h := p.spare[n-1]

@@ -332,10 +332,8 @@ func (h *Host) httpCall(m api.Memory, s []uint64) uint32 {
 	return resultOK
 }
 
-func (h *Host) setTickPeriod(_ api.Memory, s []uint64) uint32 {
-	h.tickMS = uint32(s[0])
-	return resultOK
-}
+// setTickPeriod accepts any period: the host ticks when its caller says.
+func (h *Host) setTickPeriod(api.Memory, []uint64) uint32 { return resultOK }
 
 func (h *Host) setEffectiveContext(_ api.Memory, s []uint64) uint32 {
 	id := uint32(s[0])

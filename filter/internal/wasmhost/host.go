@@ -36,12 +36,6 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
-// Actions returned by the header callbacks (proxy-wasm FilterHeadersStatus).
-const (
-	ActionContinue uint32 = 0
-	ActionPause    uint32 = 1
-)
-
 // compiled keeps compiled modules for the life of the process: compiling
 // the module takes seconds, and benchmarks start many hosts.
 var compiled = wazero.NewCompilationCache()
@@ -82,7 +76,6 @@ type Host struct {
 	callouts    map[uint32]*Callout
 	nextCallout uint32
 	calloutResp *response // during proxy_on_http_call_response
-	tickMS      uint32
 
 	stack [8]uint64 // arguments and results of guest calls
 }
@@ -200,9 +193,6 @@ func (h *Host) Start() error {
 // Tick runs the plugin's tick (proxy_on_tick).
 func (h *Host) Tick() { h.call(h.guest.tick, rootID) }
 
-// TickPeriod is the period the plugin asked for, in milliseconds.
-func (h *Host) TickPeriod() uint32 { return h.tickMS }
-
 // Request creates a stream with a copy of headers and runs its
 // request-headers callback (the request has no body).
 func (h *Host) Request(headers [][2]string) *Stream {
@@ -265,9 +255,6 @@ func (h *Host) Metric(name string) (uint64, bool) {
 	}
 	return h.metrics[id].value, true
 }
-
-// Memory is the size of the module's linear memory in bytes.
-func (h *Host) Memory() uint32 { return h.mod.Memory().Size() }
 
 // call runs a guest export with up to 5 arguments and returns its first
 // result (0 when it has none). The stack is reused: no allocation per call.

@@ -9,7 +9,7 @@
 //
 // With "same-io assertion=N [remove=NAME]" it makes the host calls svcauth
 // makes on a cached request, the cheapest way svcauth makes them, and nothing
-// else: it reads every request header (in place, iofast.go), reads the wall
+// else: it reads every request header (in place, sameio.go), reads the wall
 // clock once, sets the assertion header to N bytes and removes header NAME.
 // What svcauth costs above this baseline is its auth logic proper.
 package main
