@@ -158,8 +158,10 @@ func TestDirectHostLateExchangeAnswer(t *testing.T) {
 
 	cookie := sign(t, testKey, nil)
 	b := h.request(t, benchHeaders("cookie", "CF_Authorization="+cookie), types.ActionContinue)
+	// Another jti: the late session must be told apart from b's own.
+	late := sign(t, testKey, func(c *session.Claims) { c.ID = "jti-late" })
 	for _, c := range callouts {
-		h.Respond(c, [][2]string{{":status", "200"}}, []byte(`{"jwt":"`+sign(t, testKey, nil)+`"}`))
+		h.Respond(c, [][2]string{{":status", "200"}}, []byte(`{"jwt":"`+late+`"}`))
 	}
 	h.End(b)
 	if got := values(b.ResponseHeaders, "set-cookie"); len(got) != 0 {
@@ -167,6 +169,9 @@ func TestDirectHostLateExchangeAnswer(t *testing.T) {
 	}
 	if got := values(b.RequestHeaders, "cf-access-jwt-assertion"); len(got) != 1 || got[0] != cookie {
 		t.Errorf("the next stream's assertion %q, want its own session", got)
+	}
+	if a.Continued || a.Local != nil || len(values(a.RequestHeaders, "cf-access-jwt-assertion")) != 0 {
+		t.Errorf("the ended stream was acted on: continued %v, local reply %+v", a.Continued, a.Local)
 	}
 	h.Delete(a)
 	h.Delete(b)
