@@ -148,7 +148,13 @@ func TestRefusalReasonsBounded(t *testing.T) {
 				[]byte(`{"error":"unauthorized","reason":"`+reason+`"}`))
 			wantLocalReply(t, host, id, 401, reason)
 		}
+		// The bound is per VM, 401 and 503 together: a first 503 reason
+		// now counts as other too.
+		id, callout := startExchange(t, host, credentialHeaders())
+		host.CallOnHttpCallResponse(callout.CalloutID, nil, nil, nil) // no answer
+		wantLocalReply(t, host, id, 503, reasonIssuerUnreachable)
 		host.Tick()
+		wantCounter(t, host, metricUnavailablePrefix+"other", 1)
 		wantCounter(t, host, metricUnauthorizedPrefix+reason(maxReasonMetrics-1), 1)
 		if _, err := host.GetCounterMetric(metricUnauthorizedPrefix + reason(maxReasonMetrics)); err == nil {
 			t.Fatalf("reason %d got a metric of its own", maxReasonMetrics)
