@@ -119,14 +119,20 @@ func TestAppendAuditsAllOrNothing(t *testing.T) {
 		WHEN NEW.event = 'boom' BEGIN SELECT RAISE(ROLLBACK, 'boom'); END`); err != nil {
 		t.Fatal(err)
 	}
+	// ABORT undoes only the failing statement: the rows of the statements
+	// before it stay unless AppendAudits rolls the transaction back itself.
+	if _, err := db.db.ExecContext(ctx, `CREATE TEMP TRIGGER abort BEFORE INSERT ON audit_events
+		WHEN NEW.event = 'abort' BEGIN SELECT RAISE(ABORT, 'abort'); END`); err != nil {
+		t.Fatal(err)
+	}
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	batch := func(bad int) []domain.AuditEvent {
+	batch := func(bad int, event string) []domain.AuditEvent {
 		ev := make([]domain.AuditEvent, auditRowsPerInsert+50)
 		for i := range ev {
 			ev[i] = domain.AuditEvent{Time: now, Event: domain.EventSessionIssued, Actor: domain.ActorExchange}
 		}
 		if bad >= 0 {
-			ev[bad].Event = "boom"
+			ev[bad].Event = event
 		}
 		return ev
 	}
@@ -137,13 +143,15 @@ func TestAppendAuditsAllOrNothing(t *testing.T) {
 		}
 		return n
 	}
-	if err := db.AppendAudits(ctx, batch(auditRowsPerInsert+10)); err == nil {
-		t.Fatal("AppendAudits: no error")
+	for _, event := range []string{"boom", "abort"} {
+		if err := db.AppendAudits(ctx, batch(auditRowsPerInsert+10, event)); err == nil {
+			t.Fatalf("%s: AppendAudits: no error", event)
+		}
+		if n := count(); n != 0 {
+			t.Fatalf("%s: %d rows after a failed batch, want 0", event, n)
+		}
 	}
-	if n := count(); n != 0 {
-		t.Fatalf("%d rows after a failed batch, want 0", n)
-	}
-	if err := db.AppendAudits(ctx, batch(-1)); err != nil {
+	if err := db.AppendAudits(ctx, batch(-1, "")); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(); n != auditRowsPerInsert+50 {
