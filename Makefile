@@ -123,4 +123,4 @@ e2e-envoy: build
 	E2E_TARGET=envoy SVCAUTH_WASM=$(CURDIR)/$(WASM) SVCAUTH_BIN_DIR=$(CURDIR)/$(BUILD) $(GO) test -count=1 -v -timeout 20m ./e2e/
 
 clean:
-	rm -rf $(BUILD)/svcauth $(BUILD)/svcauth.wasm $(BUILD)/svcauth-devproxy $(BUILD)/svcauth-local $(BUILD)/svcauth-compose
+	rm -rf $(BUILD)/svcauth $(BUILD)/svcauth.wasm $(BUILD)/svcauth-devproxy $(BUILD)/svcauth-local $(BUILD)/svcauth-compose $(BUILD)/wasirun

@@ -72,17 +72,8 @@ func TestTokenLifecycleThroughProxy(t *testing.T) {
 		t.Helper()
 		requests++
 		rid := fmt.Sprintf("e2e-lifecycle-%d", requests)
-		req, err := http.NewRequestWithContext(e.ctx, http.MethodGet, proxy.URL+"/lifecycle", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("CF-Access-Client-Id", clientID)
-		req.Header.Set("CF-Access-Client-Secret", secret)
-		req.Header.Set("X-Request-Id", rid)
-		resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := getVia(t, e.ctx, proxy.URL, "/lifecycle",
+			map[string]string{"CF-Access-Client-Id": clientID, "CF-Access-Client-Secret": secret, "X-Request-Id": rid})
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
 		var refusal struct{ Reason string }

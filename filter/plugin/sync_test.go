@@ -26,7 +26,7 @@ var syncConfig = testConfig(
 		"sync_path": "/v1/filter-sync", "timeout_ms": 1500},
 	"sync_period_ms", 1000)
 
-// syncBody is a sync answer (SYNC-CONTRACT.md).
+// syncBody is a sync answer (filter/SYNC-PROTOCOL.md).
 type syncBody struct {
 	Etag              string          `json:"etag"`
 	GeneratedAt       int64           `json:"generated_at"`
