@@ -28,13 +28,7 @@ func (s *sessionInfo) usable(now, skew int64) bool { return s.validity(now, skew
 // validity is nil for a usable session, else the error session.Verifier
 // gives for the same claims at now (expired, or not yet valid).
 func (s *sessionInfo) validity(now, skew int64) error {
-	switch {
-	case now >= s.exp+skew:
-		return session.ErrExpired
-	case now+skew < s.nbf:
-		return session.ErrNotYetValid
-	}
-	return nil
+	return session.CheckWindow(s.exp, s.nbf, now, skew)
 }
 
 // sessionCache is the per-VM cache of verified JWTs (SPEC §3 fast path). A

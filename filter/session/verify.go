@@ -129,13 +129,21 @@ func (v *Verifier) Verify(token string, now int64) (Claims, error) {
 	if c.Audience != v.audience {
 		return c, ErrAudience
 	}
-	if now >= c.ExpiresAt+v.skew {
-		return c, ErrExpired
+	return c, CheckWindow(c.ExpiresAt, c.NotBefore, now, v.skew)
+}
+
+// CheckWindow is the validity window of a session: ErrExpired from exp on,
+// ErrNotYetValid before nbf, each with skew seconds of leeway; nil within.
+// The filter's cache of verified sessions applies it to their claims again
+// on every hit.
+func CheckWindow(exp, nbf, now, skew int64) error {
+	switch {
+	case now >= exp+skew:
+		return ErrExpired
+	case now+skew < nbf:
+		return ErrNotYetValid
 	}
-	if now+v.skew < c.NotBefore {
-		return c, ErrNotYetValid
-	}
-	return c, nil
+	return nil
 }
 
 // parseClaims reads the claims svcauth uses in one pass over payload.
