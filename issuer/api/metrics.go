@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
@@ -22,6 +23,26 @@ type metrics struct {
 	exchanges       *prometheus.CounterVec
 	denials         *prometheus.CounterVec
 	requestDuration *prometheus.HistogramVec
+	// observers are requestDuration's series by latencyKey, resolved once:
+	// a label lookup (and formatting the status) costs more than the
+	// observation, on every request.
+	observers sync.Map
+}
+
+type latencyKey struct {
+	method, route string
+	status        int
+}
+
+// latency is the requestDuration series of a request.
+func (m *metrics) latency(method, route string, status int) prometheus.Observer {
+	k := latencyKey{method, route, status}
+	if o, ok := m.observers.Load(k); ok {
+		return o.(prometheus.Observer)
+	}
+	o := m.requestDuration.WithLabelValues(method, route, strconv.Itoa(status))
+	m.observers.Store(k, o)
+	return o
 }
 
 func newMetrics(reg prometheus.Registerer, store storage.Storage, now func() time.Time) (*metrics, error) {

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -131,12 +130,7 @@ func (s *Server) beginRequest(parent context.Context, clientRequestID string) (c
 // endRequest observes the request's latency and returns the level of its
 // log line, and whether that level is logged at all.
 func (s *Server) endRequest(ctx context.Context, method, route string, status int, start time.Time) (slog.Level, bool) {
-	elapsed := time.Since(start)
-	if route == exchangeRoute && status == http.StatusOK {
-		s.exchangeOK.Observe(elapsed.Seconds()) // resolved once: the one high-rate series
-	} else {
-		s.metrics.requestDuration.WithLabelValues(method, route, strconv.Itoa(status)).Observe(elapsed.Seconds())
-	}
+	s.metrics.latency(method, route, status).Observe(time.Since(start).Seconds())
 	level := slog.LevelInfo
 	switch route {
 	case "GET /healthz", "GET /readyz", "GET /metrics",

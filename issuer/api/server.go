@@ -81,12 +81,9 @@ type Server struct {
 	auditw    *auditWriter
 	sync      *syncCache
 	fast      *fastMetrics
-	// exchangeOK is the latency series of successful exchanges, resolved
-	// once: label lookups cost more than the observation.
-	exchangeOK prometheus.Observer
-	mux        *http.ServeMux
-	patterns   []string
-	handler    http.Handler
+	mux       *http.ServeMux
+	patterns  []string
+	handler   http.Handler
 }
 
 // New returns a Server with its routes registered and its metrics on
@@ -132,7 +129,6 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = m
-	s.exchangeOK = m.requestDuration.WithLabelValues(http.MethodPost, exchangeRoute, "200")
 	if err := s.startFastPath(cfg); err != nil {
 		return nil, err
 	}
