@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -121,7 +119,7 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 func (s *Server) beginRequest(parent context.Context, clientRequestID string) (context.Context, *requestLogger) {
 	id := sanitizeRequestID(clientRequestID)
 	if id == "" {
-		id = newRequestID()
+		id = httpx.NewRequestID()
 	}
 	rl := &requestLogger{base: s.log, id: id}
 	return context.WithValue(parent, ctxRequest, rl), rl
@@ -193,14 +191,6 @@ func mayHoldCredential(s string) bool {
 		}
 	}
 	return false
-}
-
-func newRequestID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	var out [24]byte // on the stack: one allocation, the string
-	hex.Encode(out[:], b[:])
-	return string(out[:])
 }
 
 // codeRecorder captures the status and headers of the mux's own 404 and 405

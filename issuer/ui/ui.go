@@ -11,8 +11,6 @@ package ui
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -186,7 +184,7 @@ func requestID(r *http.Request) string {
 func (h *Handler) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := newRequestID()
+		id := httpx.NewRequestID()
 		r = r.WithContext(context.WithValue(r.Context(), ctxRequestID, id))
 		hd := w.Header()
 		hd.Set("X-Request-Id", id)
@@ -216,12 +214,6 @@ func (h *Handler) middleware(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(sw, r)
 	})
-}
-
-func newRequestID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // onLoopback reports whether r came over plain HTTP from this machine to a
