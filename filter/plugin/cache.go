@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"strings"
+	"unsafe"
 
 	"github.com/dchest/siphash"
 
@@ -49,15 +50,15 @@ type sessionCache struct {
 }
 
 // tokenSlot is the slot of tok: its last 8 bytes (all of a shorter one,
-// with its length), which costs no hashing of the whole token.
+// with its length), which costs no hashing of the whole token, and one load.
 func tokenSlot(tok string) uint64 {
-	var k uint64
 	n := len(tok)
-	for i := max(0, n-8); i < n; i++ {
-		k = k<<8 | uint64(tok[i])
+	if n >= 8 {
+		return le64(unsafe.Add(unsafe.Pointer(unsafe.StringData(tok)), n-8))
 	}
-	if n < 8 {
-		k |= uint64(n) << 56
+	k := uint64(n) << 56
+	for i := 0; i < n; i++ {
+		k |= uint64(tok[i]) << (8 * i)
 	}
 	return k
 }

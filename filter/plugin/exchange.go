@@ -27,11 +27,12 @@ var sourceAddressProperty = []string{"source", "address"}
 // exchange pauses the request and asks the issuer to turn the credentials into
 // a session (POST exchange_path on the issuer cluster). onExchangeResponse
 // ends the request: exactly one resume or one local reply.
-func (h *httpContext) exchange(r *requestHeaders, id, secret string) types.Action {
+func (h *httpContext) exchange(id, secret string) types.Action {
 	c := h.p.cfg
-	requestID := ""
-	if len(r.requestID) <= maxRequestIDLength && isVisibleASCII(r.requestID) {
-		requestID = r.requestID
+	// Read here rather than in the header scan: only exchanges need it.
+	requestID, _ := proxywasm.GetHttpRequestHeader("x-request-id")
+	if len(requestID) > maxRequestIDLength || !isVisibleASCII(requestID) {
+		requestID = ""
 	}
 	headers := make([][2]string, 4, 5)
 	headers[0] = [2]string{":method", "POST"}

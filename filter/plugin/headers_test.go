@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"encoding/binary"
+	"strings"
 	"testing"
 )
 
@@ -23,7 +24,10 @@ func serializePairs(hs [][2]string) []byte {
 // for a well-formed buffer both see the same request, and any buffer at all
 // neither panics nor reads past its end. Seeds run in `go test`.
 func FuzzScanSerialized(f *testing.F) {
-	cfg, err := ParseConfig([]byte(exchangeConfig))
+	// Every kind of header indexed: exempt prefixes and CORS read the path,
+	// the method and the preflight headers too.
+	cfg, err := ParseConfig([]byte(testConfig("json_credentials_header", "x-svcauth-credentials",
+		"exempt_path_prefixes", []string{"/health"}, "allow_cors_preflight", true)))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -97,10 +101,13 @@ func parsePairsForTest(t *testing.T, b []byte) [][2]string {
 
 // TestHeaderIndex: every name the filter reads is found, with its kind,
 // including configured names longer than the length table; names of the
-// same length are told apart; everything else is not found.
+// same length are told apart; everything else is not found. The path, the
+// method and the CORS headers are read only when the configuration needs
+// them, and x-request-id never (an exchange reads it from the host).
 func TestHeaderIndex(t *testing.T) {
 	long := "x-very-long-credential-header-name-for-the-client-secret-of-this-app"
-	c, err := ParseConfig([]byte(testConfig("client_secret_header", long, "json_credentials_header", "x-creds", "token_header", "x-tok")))
+	kv := []any{"client_secret_header", long, "json_credentials_header", "x-creds", "token_header", "x-tok"}
+	c, err := ParseConfig([]byte(testConfig(append(kv, "exempt_path_prefixes", []string{"/health"}, "allow_cors_preflight", true)...)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,16 +116,96 @@ func TestHeaderIndex(t *testing.T) {
 	}
 	for name, want := range map[string]headerKind{
 		":path": hdrPath, ":method": hdrMethod, "origin": hdrOrigin, "access-control-request-method": hdrACRM,
-		"x-request-id": hdrRequestID, "cookie": hdrCookie, "x-tok": hdrToken, "cf-access-client-id": hdrClientID,
+		"cookie": hdrCookie, "x-tok": hdrToken, "cf-access-client-id": hdrClientID,
 		long: hdrSecret, "cf-access-jwt-assertion": hdrAssertion, "x-creds": hdrJSON,
 	} {
 		if got, ok := c.headers.kind(name); !ok || got != want {
 			t.Errorf("kind(%q) = %v, %v; want %v", name, got, ok, want)
 		}
 	}
-	for _, name := range []string{"", "x-tak", "cookies", ":authority", "user-agent", long + "x", long[:len(long)-1] + "y", "cf-access-client-secret"} {
+	for _, name := range []string{"", "x-tak", "cookies", ":authority", "user-agent", long + "x", long[:len(long)-1] + "y", "cf-access-client-secret", "x-request-id"} {
 		if k, ok := c.headers.kind(name); ok {
 			t.Errorf("kind(%q) = %v; want none", name, k)
 		}
 	}
+
+	plain, err := ParseConfig([]byte(testConfig(kv...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{":path", ":method", "origin", "access-control-request-method", "x-request-id"} {
+		if k, ok := plain.headers.kind(name); ok {
+			t.Errorf("without exempt prefixes or CORS: kind(%q) = %v; want none", name, k)
+		}
+	}
+	if k, ok := plain.headers.kind("cookie"); !ok || k != hdrCookie {
+		t.Errorf("without exempt prefixes or CORS: kind(cookie) = %v, %v", k, ok)
+	}
+}
+
+// FuzzHeaderKind holds the index's word comparison (nameWords) to plain
+// string equality with each name the filter reads: every length up to and
+// past 16 bytes, names that differ in one byte anywhere, and names longer
+// than the length table.
+func FuzzHeaderKind(f *testing.F) {
+	long := "x-very-long-credential-header-name-for-the-client-secret-of-this-app"
+	c, err := ParseConfig([]byte(testConfig("client_secret_header", long, "json_credentials_header", "x-creds", "token_header", "x-t")))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range c.headers.names {
+		f.Add(name)
+		for i := range len(name) {
+			f.Add(name[:i] + "#" + name[i+1:])
+		}
+		f.Add(name + "x")
+		if name != "" {
+			f.Add(name[:len(name)-1])
+		}
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		want, found := headerKind(0), false
+		for k, n := range c.headers.names {
+			if n != "" && n == name {
+				want, found = headerKind(k), true
+			}
+		}
+		if got, ok := c.headers.kind(name); ok != found || got != want {
+			t.Fatalf("kind(%q) = %v, %v; want %v, %v", name, got, ok, want, found)
+		}
+	})
+}
+
+// FuzzAddCookies holds addCookies to a plain reading of the Cookie header:
+// split at ';', the name is the trimmed text before the pair's first '=',
+// the value the trimmed rest, without surrounding quotes.
+func FuzzAddCookies(f *testing.F) {
+	for _, h := range []string{
+		"", "CF_Authorization=tok", "a=1; CF_Authorization=tok; b=2", " CF_Authorization = tok ;",
+		"CF_Authorization=\"tok\"", "CF_Authorization=", "CF_Authorization", "CF_Authorizationx=tok",
+		"xCF_Authorization=tok", "CF_Authorization=a=b", "CF_Authorization=1;CF_Authorization=2;CF_Authorization=3;CF_Authorization=4;CF_Authorization=5",
+		"\tCF_Authorization\t=\ttok\t", "CF_Authorization;=tok", "a=\"x;CF_Authorization=tok\"",
+	} {
+		f.Add(h)
+	}
+	const name = "CF_Authorization"
+	f.Fuzz(func(t *testing.T, header string) {
+		var want requestHeaders
+		for _, pair := range strings.Split(header, ";") {
+			k, v, ok := strings.Cut(pair, "=")
+			if !ok || trimOWS(k) != name {
+				continue
+			}
+			v = trimOWS(v)
+			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			want.addCandidate(v)
+		}
+		var got requestHeaders
+		got.addCookies(header, name)
+		if got != want {
+			t.Fatalf("addCookies(%q) = %q (%d), want %q (%d)", header, got.candidates, got.nCandidates, want.candidates, want.nCandidates)
+		}
+	})
 }

@@ -117,7 +117,7 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		h.start = p.clock.exact()
 	}
 	h.cred = key
-	return h.exchange(&r, id, secret)
+	return h.exchange(id, secret)
 }
 
 // cachedCredential returns the session exchanged earlier for the credential
@@ -169,6 +169,9 @@ func (h *httpContext) OnHttpRequestTrailers(int) types.Action {
 // value of a name at once; removing once per value seen also covers hosts
 // that remove one value per call.
 func stripSensitive(r *requestHeaders, c *Config) bool {
+	if r.nAssertion|r.nSecret|r.nJSON == 0 {
+		return true // the common case, without three calls
+	}
 	return removeHeader(c.AssertionHeader, r.nAssertion) &&
 		removeHeader(c.ClientSecretHeader, r.nSecret) &&
 		removeHeader(c.JSONCredentialsHeader, r.nJSON)
