@@ -133,3 +133,24 @@ func TestExactCacheRemoveThenPut(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialCacheWholeHash: the slot is half of the pair's hash, and an
+// entry is found only when the other half and the client id match too.
+func TestCredentialCacheWholeHash(t *testing.T) {
+	c := newCredentialCache(8)
+	k := credKey{id: testClientID, h0: 1, h1: 2}
+	e := &credEntry{jwt: "jwt"}
+	c.put(k, e)
+	if got, ok := c.get(k); !ok || got != e {
+		t.Fatalf("get(k) = %v, %v", got, ok)
+	}
+	for _, other := range []credKey{
+		{id: testClientID, h0: 1, h1: 3},       // another secret, the same slot
+		{id: testClientID + "x", h0: 1, h1: 2}, // another client id
+		{id: testClientID, h0: 9, h1: 2},       // another slot
+	} {
+		if got, ok := c.get(other); ok {
+			t.Errorf("get(%+v) = %v: found another pair's entry", other, got)
+		}
+	}
+}
