@@ -156,12 +156,14 @@ func (c *exactCache[K, V]) len() int {
 func (c *exactCache[K, V]) clear() { *c = newExactCache[K, V](c.max) }
 
 // credKey identifies a client id and secret pair without the secret: the
-// client id plus a 128-bit SipHash-2-4 of id and secret, keyed with a key
-// derived from the application's key at plugin start. SipHash is a keyed
-// PRF: without the key nobody can find a secret that collides with another,
-// and a random wrong secret matches with probability 2^-128. Inside wasm it
-// costs well under a microsecond for a svcauth secret, against several for
-// HMAC-SHA-256 (measured: README "Performance").
+// client id plus a 128-bit SipHash-2-4 of the secret, keyed with a key
+// derived from the application's key at plugin start. An entry is found only
+// under its exact client id and whole hash (credentialCache, decodeCredEntry),
+// so a pair matches only a pair with the same id and a secret of the same
+// hash. SipHash is a keyed PRF: without the key nobody can find a secret that
+// collides with another, and a random wrong secret matches with probability
+// 2^-128. Inside wasm it costs well under a microsecond for a svcauth secret,
+// against several for HMAC-SHA-256 (measured: README "Performance").
 type credKey struct {
 	id     string
 	h0, h1 uint64
@@ -170,20 +172,12 @@ type credKey struct {
 // credHasher computes credKeys.
 type credHasher struct{ k0, k1 uint64 }
 
-// key hashes id and secret. The secret is copied into a stack buffer (and
-// wiped) rather than converted, so no copy of it is left in the heap.
+// key hashes secret where it lies (a header value, or the JSON header's
+// string): no copy of it is made. (Hashing id with it would need both in
+// one buffer: under wazero, zeroing and clearing that buffer cost more than
+// the hash, as bulk memory operations go through the Go runtime.)
 func (h credHasher) key(id, secret string) credKey {
-	var stack [256]byte
-	buf := stack[:]
-	if need := len(id) + 1 + len(secret); need > len(buf) {
-		buf = make([]byte, need) // credentials are shape-checked first: never in practice
-	}
-	n := copy(buf, id)
-	buf[n] = 0
-	n++
-	n += copy(buf[n:], secret)
-	h0, h1 := siphash.Hash128(h.k0, h.k1, buf[:n])
-	clear(buf)
+	h0, h1 := siphash.Hash128(h.k0, h.k1, unsafe.Slice(unsafe.StringData(secret), len(secret)))
 	return credKey{id: id, h0: h0, h1: h1}
 }
 

@@ -45,10 +45,9 @@ func TestSessionCacheExactMatch(t *testing.T) {
 	}
 }
 
-// TestCredentialCacheChecksClientID: the credential cache is keyed by the
-// keyed hash of id and secret; a key with the same hash but another client
-// id (which the hash makes practically impossible, but the cache does not
-// rely on that) is a miss and removes nothing.
+// TestCredentialCacheChecksClientID: the credential cache's hash is of the
+// secret alone, so the same secret under another client id has the same
+// hash; it is a miss, and removes nothing.
 func TestCredentialCacheChecksClientID(t *testing.T) {
 	c := newCredentialCache(16)
 	k := credHasher{k0: 1, k1: 2}.key(testClientID, testSecret)

@@ -15,7 +15,10 @@ import (
 // the entry names its client id and full 128-bit hash). Slot values hold no
 // secret: the client id, the hash, the session JWT and its claims:
 //
-//	v1 <h0> <h1> <kid> <exp> <nbf> <iat> <token id> <client id> <jwt>
+//	v2 <h0> <h1> <kid> <exp> <nbf> <iat> <token id> <client id> <jwt>
+//
+// (v1 entries hashed the client id with the secret; a VM of this version
+// ignores them.)
 //
 // An entry whose key the filter no longer holds is ignored.
 
@@ -25,7 +28,7 @@ func (p *pluginContext) credSlotKey(k credKey) string {
 
 func encodeCredEntry(k credKey, e *credEntry) []byte {
 	b := make([]byte, 0, 160+len(e.jwt))
-	b = append(b, "v1 "...)
+	b = append(b, "v2 "...)
 	b = strconv.AppendUint(b, k.h0, 16)
 	b = append(b, ' ')
 	b = strconv.AppendUint(b, k.h1, 16)
@@ -48,7 +51,7 @@ func encodeCredEntry(k credKey, e *credEntry) []byte {
 // decodeCredEntry returns the entry in v if it is for exactly k.
 func decodeCredEntry(v []byte, k credKey) (*credEntry, bool) {
 	f := strings.Split(string(v), " ")
-	if len(f) != 10 || f[0] != "v1" || f[8] != k.id {
+	if len(f) != 10 || f[0] != "v2" || f[8] != k.id {
 		return nil, false
 	}
 	h0, e1 := strconv.ParseUint(f[1], 16, 64)
