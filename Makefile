@@ -54,8 +54,12 @@ vet:
 
 # Every test: unit, wasm (the filter tests run natively and on $(WASM)), fuzz
 # seed corpora, and the end-to-end tests (real issuer process + dev proxy).
-test: build fmt-check vet
+# The filter's tests that need no host emulator run a second time compiled for
+# wasip1 (on wazero, through wasirun), so that the wasm-only code
+# (filter/plugin/loads_wasm.go: unchecked word loads) meets the fuzz seeds too.
+test: build fmt-check vet $(BUILD)/wasirun
 	SVCAUTH_WASM=$(CURDIR)/$(WASM) SVCAUTH_BIN_DIR=$(CURDIR)/$(BUILD) $(GO) test -count=1 -timeout 8m ./...
+	GOOS=wasip1 GOARCH=wasm $(GO) test -count=1 -timeout 5m -exec $(CURDIR)/$(BUILD)/wasirun ./filter/...
 
 # Benchmarks of the filter's request path, natively and on the real .wasm
 # (under the SDK's emulator and under the direct host), the module's size, its

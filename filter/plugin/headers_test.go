@@ -157,6 +157,7 @@ func FuzzHeaderKind(f *testing.F) {
 		f.Add(name)
 		for i := range len(name) {
 			f.Add(name[:i] + "#" + name[i+1:])
+			f.Add(name[:i] + string(name[i]^1) + name[i+1:]) // one bit away
 		}
 		f.Add(name + "x")
 		if name != "" {

@@ -19,6 +19,13 @@ func FuzzIndexByte(f *testing.F) {
 	f.Add("\x3a\x3b\x3c\xbb;;", byte(';'))
 	f.Add(strings.Repeat("\x01", 40)+"\x00", byte(0))
 	f.Add(strings.Repeat("\xbb\x3a", 20)+";", byte(';'))
+	// Bytes one bit away from ';' in every position of a word, and ';' after
+	// them: a wrong load or mask shows as a match too early or too late.
+	near := []byte{';' ^ 1, ';' ^ 2, ';' ^ 4, ';' ^ 8, ';' ^ 16, ';' ^ 32, ';' ^ 64, ';' ^ 128}
+	for r := range near {
+		rotated := append(append([]byte(nil), near[r:]...), near[:r]...)
+		f.Add(strings.Repeat(string(rotated), 9)+";", byte(';'))
+	}
 	f.Fuzz(func(t *testing.T, s string, c byte) {
 		if got, want := indexByte(s, c), strings.IndexByte(s, c); got != want {
 			t.Fatalf("indexByte(%q, %q) = %d, want %d", s, c, got, want)
