@@ -55,8 +55,10 @@ vet:
 # Every test: unit, wasm (the filter tests run natively and on $(WASM)), fuzz
 # seed corpora, and the end-to-end tests (real issuer process + dev proxy).
 # The filter's tests that need no host emulator run a second time compiled for
-# wasip1 (on wazero, through wasirun), so that the wasm-only code
-# (filter/plugin/loads_wasm.go: unchecked word loads) meets the fuzz seeds too.
+# wasip1 (on wazero, through wasirun), so that the results of the wasm-only
+# word loads (filter/plugin/loads_wasm.go) meet the fuzz seeds too. (Reads
+# past the end are caught natively: the fuzz tests put their inputs before an
+# unreadable page, filter/plugin/guard_linux_test.go.)
 test: build fmt-check vet $(BUILD)/wasirun
 	SVCAUTH_WASM=$(CURDIR)/$(WASM) SVCAUTH_BIN_DIR=$(CURDIR)/$(BUILD) $(GO) test -count=1 -timeout 8m ./...
 	GOOS=wasip1 GOARCH=wasm $(GO) test -count=1 -timeout 5m -exec $(CURDIR)/$(BUILD)/wasirun ./filter/...

@@ -188,7 +188,7 @@ func BenchmarkAboveNoop(b *testing.B) {
 				i++
 			}
 			if len(times[len(hosts)-1]) == 0 {
-				return // b.N too small for a turn each (the first, calibrating run)
+				return // fewer requests than a turn each (a tiny -benchtime=Nx)
 			}
 			med := make([]float64, len(hosts))
 			for k := range hosts {

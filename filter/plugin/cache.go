@@ -190,7 +190,7 @@ type credEntry struct {
 
 // credentialCache is the per-VM level of the credential cache (the shared
 // level is in shared data, see credshare.go). The slot is the first half of
-// the pair's 128-bit hash: a uint64 key takes the runtime's fast map path,
+// the secret's 128-bit hash: a uint64 key takes the runtime's fast map path,
 // while an array key is hashed by the generic one (about 0.5 µs a lookup
 // inside wasm, measured with a perf profile of the direct host). An entry is
 // found only under its own client id (the exact text) and second half.
@@ -221,5 +221,9 @@ func (c *credentialCache) put(k credKey, e *credEntry) {
 	c.exactCache.put(k.h0, k.id, credSlot{k.h1, e})
 }
 
-// remove forgets k's entry (after get found it: a slot holds one entry).
-func (c *credentialCache) remove(k credKey) { c.exactCache.remove(k.h0, k.id) }
+// remove forgets k's entry, and no other pair's that shares its slot and id.
+func (c *credentialCache) remove(k credKey) {
+	if s, ok := c.exactCache.get(k.h0, k.id); ok && s.h1 == k.h1 {
+		c.exactCache.remove(k.h0, k.id)
+	}
+}

@@ -133,8 +133,9 @@ func TestExactCacheRemoveThenPut(t *testing.T) {
 	}
 }
 
-// TestCredentialCacheWholeHash: the slot is half of the pair's hash, and an
-// entry is found only when the other half and the client id match too.
+// TestCredentialCacheWholeHash: the slot is half of the secret's hash, and an
+// entry is found, or removed, only when the other half and the client id
+// match too.
 func TestCredentialCacheWholeHash(t *testing.T) {
 	c := newCredentialCache(8)
 	k := credKey{id: testClientID, h0: 1, h1: 2}
@@ -150,6 +151,10 @@ func TestCredentialCacheWholeHash(t *testing.T) {
 	} {
 		if got, ok := c.get(other); ok {
 			t.Errorf("get(%+v) = %v: found another pair's entry", other, got)
+		}
+		c.remove(other)
+		if got, ok := c.get(k); !ok || got != e {
+			t.Errorf("remove(%+v) removed the entry of %+v", other, k)
 		}
 	}
 }

@@ -12,8 +12,9 @@ import (
 // configured name plus token headers) one request may make the filter verify.
 const maxSessionCandidates = 4
 
-// requestHeaders is what one pass over the request headers finds. Values are
-// the first occurrence; counts say whether a header came more than once.
+// requestHeaders is what one pass over the request headers finds. The
+// credentials are the first occurrence (path and method the last: a request
+// has one of each); counts say whether a header came more than once.
 type requestHeaders struct {
 	path, method       string
 	hasOrigin, hasACRM bool
@@ -254,8 +255,9 @@ func (r *requestHeaders) credentials() (id, secret, reason string) {
 
 // wellFormed reports whether id and secret have the shapes svcauth issues
 // (a secret's checksum included). A hit in this VM's credential cache skips
-// it: the hit means the pair's keyed 128-bit hash equals that of a pair the
-// issuer accepted, which a malformed pair does not reach.
+// it: the hit means the client id equals, and the secret's keyed 128-bit hash
+// equals that of, a pair the issuer accepted, which a malformed pair does not
+// reach.
 func wellFormed(id, secret string) bool {
 	return credential.ValidClientID(id) && credential.ValidSecret(secret)
 }

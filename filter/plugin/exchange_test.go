@@ -126,6 +126,51 @@ func TestExchangeSuccess(t *testing.T) {
 	})
 }
 
+// TestExchangeRequestID: the client's x-request-id goes to the issuer (header
+// and body) only when it is at most 200 visible ASCII bytes; of several, the
+// host's first (as Envoy's single-value read returns it).
+func TestExchangeRequestID(t *testing.T) {
+	long := strings.Repeat("r", maxRequestIDLength)
+	for _, tc := range []struct {
+		name string
+		ids  []string
+		want string
+	}{
+		{"longest", []string{long}, long},
+		{"too long", []string{long + "r"}, ""},
+		{"control byte", []string{"req\x01-1"}, ""},
+		{"space", []string{"req 1"}, ""},
+		{"repeated", []string{"req-1", "req-2"}, "req-1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vmTest(t, func(t *testing.T, vm types.VMContext) {
+				host := startHost(t, vm, exchangeConfig)
+				var extra []string
+				for _, id := range tc.ids {
+					extra = append(extra, "x-request-id", id)
+				}
+				_, callout := startExchange(t, host, credentialHeaders(extra...))
+				var body map[string]string
+				if err := json.Unmarshal(callout.Body, &body); err != nil {
+					t.Fatal(err)
+				}
+				var header []string
+				for _, kv := range callout.Headers {
+					if kv[0] == "x-request-id" {
+						header = append(header, kv[1])
+					}
+				}
+				switch {
+				case tc.want == "" && (len(header) != 0 || body["request_id"] != ""):
+					t.Fatalf("request id forwarded: header %q, body %q", header, body["request_id"])
+				case tc.want != "" && (len(header) != 1 || header[0] != tc.want || body["request_id"] != tc.want):
+					t.Fatalf("request id: header %q, body %q; want %q", header, body["request_id"], tc.want)
+				}
+			})
+		})
+	}
+}
+
 func TestExchangeJSONHeader(t *testing.T) {
 	vmTest(t, func(t *testing.T, vm types.VMContext) {
 		host := startHost(t, vm, exchangeConfig)

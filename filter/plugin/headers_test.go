@@ -60,7 +60,7 @@ func FuzzScanSerialized(f *testing.F) {
 	f.Add([]byte{1, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255, 'a', 0, 0}) // sizes that overflow 32 bits
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var got requestHeaders
-		ok := got.scanSerialized(b, cfg)
+		ok := got.scanSerialized(guarded(t, b), cfg) // a read past the end crashes
 		if !ok {
 			return
 		}
@@ -129,6 +129,21 @@ func TestHeaderIndex(t *testing.T) {
 		}
 	}
 
+	// The default token header (15 bytes) against names that differ from it
+	// in one byte, at each end of its two words.
+	defaults, err := ParseConfig([]byte(testConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, ok := defaults.headers.kind("cf-access-token"); !ok || k != hdrToken {
+		t.Errorf("kind(cf-access-token) = %v, %v", k, ok)
+	}
+	for _, name := range []string{"cf-access-tokeN", "cf-access-toke~", "df-access-token", "cf-accest-token", "cf-access-uoken"} {
+		if k, ok := defaults.headers.kind(name); ok {
+			t.Errorf("kind(%q) = %v; want none", name, k)
+		}
+	}
+
 	plain, err := ParseConfig([]byte(testConfig(kv...)))
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +164,11 @@ func TestHeaderIndex(t *testing.T) {
 // than the length table.
 func FuzzHeaderKind(f *testing.F) {
 	long := "x-very-long-credential-header-name-for-the-client-secret-of-this-app"
-	c, err := ParseConfig([]byte(testConfig("client_secret_header", long, "json_credentials_header", "x-creds", "token_header", "x-t")))
+	// Names of every length class nameWords treats apart: under 4 bytes, 4-7,
+	// 8-16 (two words, overlapping below 16), over 16 (text compared too).
+	c, err := ParseConfig([]byte(testConfig("client_secret_header", long, "json_credentials_header", "x-creds-nine",
+		"token_header", "x-t", "client_id_header", "x-client-id-0016", "assertion_header", "x-assert",
+		"exempt_path_prefixes", []string{"/health"}, "allow_cors_preflight", true)))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -165,13 +184,14 @@ func FuzzHeaderKind(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, name string) {
+		probe := guardedString(t, name) // a read past the end crashes
 		want, found := headerKind(0), false
 		for k, n := range c.headers.names {
 			if n != "" && n == name {
 				want, found = headerKind(k), true
 			}
 		}
-		if got, ok := c.headers.kind(name); ok != found || got != want {
+		if got, ok := c.headers.kind(probe); ok != found || got != want {
 			t.Fatalf("kind(%q) = %v, %v; want %v, %v", name, got, ok, want, found)
 		}
 	})
@@ -204,7 +224,7 @@ func FuzzAddCookies(f *testing.F) {
 			want.addCandidate(v)
 		}
 		var got requestHeaders
-		got.addCookies(header, name)
+		got.addCookies(guardedString(t, header), name) // a read past the end crashes
 		if got != want {
 			t.Fatalf("addCookies(%q) = %q (%d), want %q (%d)", header, got.candidates, got.nCandidates, want.candidates, want.nCandidates)
 		}

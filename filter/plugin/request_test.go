@@ -200,6 +200,22 @@ func TestExemptRequests(t *testing.T) {
 	})
 }
 
+// TestCORSPreflightWithoutExemptPaths: preflights pass with no exempt prefix
+// configured (the header index then reads the method and the CORS headers,
+// and not the path).
+func TestCORSPreflightWithoutExemptPaths(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host := startHost(t, vm, testConfig("allow_cors_preflight", true))
+		hs := append(get("/api"), [2]string{"origin", "https://ui.test"}, [2]string{"access-control-request-method", "POST"})
+		hs[0][1] = "OPTIONS"
+		id, action := send(host, hs)
+		wantForwarded(t, host, id, action, "")
+		notOptions := get("/api", "origin", "https://ui.test", "access-control-request-method", "POST")
+		id, action = send(host, notOptions)
+		wantReply(t, host, id, action, 401, "missing_credentials")
+	})
+}
+
 func TestCORSPreflightNeedsOptIn(t *testing.T) {
 	vmTest(t, func(t *testing.T, vm types.VMContext) {
 		host := startHost(t, vm, testConfig())

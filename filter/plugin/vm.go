@@ -133,7 +133,7 @@ func (p *pluginContext) setKeys(keys []keyInfo) error {
 // that) and unknown outside the filter and the issuer.
 func deriveCredHasher(cfg *Config) credHasher {
 	m := hmac.New(sha256.New, cfg.Keys[0].Secret)
-	m.Write([]byte("svcauth/credential-cache/v1\n" + cfg.Audience))
+	m.Write([]byte("svcauth/credential-cache/v2\n" + cfg.Audience)) // v2: the hash is of the secret alone
 	sum := m.Sum(nil)
 	return credHasher{k0: binary.LittleEndian.Uint64(sum[0:8]), k1: binary.LittleEndian.Uint64(sum[8:16])}
 }
