@@ -107,7 +107,7 @@ const (
 // with a host call (exchange.go).
 type headerIndex struct {
 	names  [numHeaderKinds]string    // by kind; "" for a disabled header
-	words  [numHeaderKinds][2]uint64 // each name's nameWords, compared before its text
+	words  [numHeaderKinds][3]uint64 // each name's nameWords, compared before its text
 	byLen  [maxIndexedNameLen + 2]uint16
 	byLast [256]uint16
 }
@@ -149,15 +149,15 @@ func (x *headerIndex) kind(name string) (headerKind, bool) {
 	return x.match(x.candidates(len(name), name[len(name)-1]), name)
 }
 
-// match finds name among candidates m. Names of up to 16 bytes (all the
-// fixed ones but one) are compared by their nameWords alone: inside wasm a
-// comparison loop costs a call and a branch per step, two word compares do
-// not.
+// match finds name among candidates m. Names of up to 24 bytes (all the
+// default ones but access-control-request-method) are compared by their
+// nameWords alone: inside wasm a comparison loop costs a call and a branch
+// per step, three word compares do not.
 func (x *headerIndex) match(m uint16, name string) (headerKind, bool) {
 	w := nameWords(name)
 	for m != 0 {
 		k := bits.TrailingZeros16(m)
-		if x.words[k] == w && len(x.names[k]) == len(name) && (len(name) <= 16 || sameText(x.names[k], name)) {
+		if x.words[k] == w && len(x.names[k]) == len(name) && (len(name) <= 24 || sameText(x.names[k], name)) {
 			return headerKind(k), true
 		}
 		m &= m - 1
@@ -165,23 +165,26 @@ func (x *headerIndex) match(m uint16, name string) (headerKind, bool) {
 	return 0, false
 }
 
-// nameWords is two words that, for strings of one length up to 16 bytes,
-// are equal exactly when the strings are: the first and last 8 bytes (4
-// bytes below 8, all the bytes below 4), which overlap for lengths under 16.
-func nameWords(s string) [2]uint64 {
+// nameWords is three words that, for strings of one length up to 24 bytes,
+// are equal exactly when the strings are: bytes 0-7, 8-15 and the last 8
+// (overlapping below 24 bytes; below 16 the second word is the last 8 bytes
+// and the third is 0; below 8, 4-byte halves; below 4, all the bytes).
+func nameWords(s string) [3]uint64 {
 	n := len(s)
 	p := unsafe.Pointer(unsafe.StringData(s))
 	switch {
+	case n >= 16:
+		return [3]uint64{le64(p), le64(unsafe.Add(p, 8)), le64(unsafe.Add(p, n-8))}
 	case n >= 8:
-		return [2]uint64{le64(p), le64(unsafe.Add(p, n-8))}
+		return [3]uint64{le64(p), le64(unsafe.Add(p, n-8)), 0}
 	case n >= 4:
-		return [2]uint64{uint64(le32at(p, 0)), uint64(le32at(p, n-4))}
+		return [3]uint64{uint64(le32at(p, 0)), uint64(le32at(p, n-4)), 0}
 	}
 	var w uint64
 	for i := 0; i < n; i++ {
 		w |= uint64(s[i]) << (8 * i)
 	}
-	return [2]uint64{w, 0}
+	return [3]uint64{w, 0, 0}
 }
 
 func (r *requestHeaders) addCandidate(tok string) {

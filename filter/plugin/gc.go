@@ -50,15 +50,22 @@ type gcPacer struct {
 	totalAlloc uint64
 }
 
+// streamDone counts a finished stream and collects when its turn has come.
+// It is small enough to be inlined into every stream's end; the collection
+// itself is not.
 func (g *gcPacer) streamDone(s *stats) {
 	if runtime.GOOS != "wasip1" {
 		return
 	}
-	g.streams++
-	if g.interval == 0 {
-		g.interval = gcFirstInterval
+	if g.streams++; g.streams >= g.interval {
+		g.collect(s)
 	}
-	if g.streams < g.interval {
+}
+
+// collect runs a collection and schedules the next one.
+func (g *gcPacer) collect(s *stats) {
+	if g.interval == 0 { // the first stream: no schedule yet
+		g.interval = gcFirstInterval
 		return
 	}
 	runtime.GC()

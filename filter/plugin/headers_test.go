@@ -165,9 +165,10 @@ func TestHeaderIndex(t *testing.T) {
 func FuzzHeaderKind(f *testing.F) {
 	long := "x-very-long-credential-header-name-for-the-client-secret-of-this-app"
 	// Names of every length class nameWords treats apart: under 4 bytes, 4-7,
-	// 8-16 (two words, overlapping below 16), over 16 (text compared too).
+	// 8-15, 16-24 (three words, overlapping below 24), over 24 (text compared
+	// too).
 	c, err := ParseConfig([]byte(testConfig("client_secret_header", long, "json_credentials_header", "x-creds-nine",
-		"token_header", "x-t", "client_id_header", "x-client-id-0016", "assertion_header", "x-assert",
+		"token_header", "x-t", "client_id_header", "x-client-id-0016", "assertion_header", "x-assertion-header-0020",
 		"exempt_path_prefixes", []string{"/health"}, "allow_cors_preflight", true)))
 	if err != nil {
 		f.Fatal(err)
