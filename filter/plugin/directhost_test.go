@@ -4,6 +4,7 @@ package plugin
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -19,9 +20,17 @@ type directHost struct{ *wasmhost.Host }
 
 func newDirectHost(tb testing.TB, bin []byte, config string) directHost {
 	tb.Helper()
+	return newDirectHostShared(tb, bin, config, nil)
+}
+
+// newDirectHostShared is newDirectHost with the shared data of another host
+// (nil: its own): the two are worker VMs of one proxy.
+func newDirectHostShared(tb testing.TB, bin []byte, config string, shared *wasmhost.SharedData) directHost {
+	tb.Helper()
 	h, err := wasmhost.New(context.Background(), bin, wasmhost.Options{
 		PluginConfig: []byte(config),
 		Properties:   map[string][]byte{"source.address": []byte("198.51.100.23:40000")},
+		Shared:       shared,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -195,4 +204,47 @@ func TestDirectHostCachedSessionExpires(t *testing.T) {
 		}
 		h.Finish(s)
 	}
+}
+
+// TestDirectHostRevocationReachesOtherVM: two worker VMs of one proxy (two
+// hosts sharing shared data, with real clocks). One holds the poll lease and
+// syncs; the other never polls, and refuses a session it had cached once the
+// revocation is in the shared state, on a request at least refreshEveryMS
+// after its last look (maybeRefresh), without a tick of its own.
+func TestDirectHostRevocationReachesOtherVM(t *testing.T) {
+	bin := filterModule.binary(t)
+	shared := wasmhost.NewSharedData()
+	poller := newDirectHostShared(t, bin, syncConfig, shared)
+	worker := newDirectHostShared(t, bin, syncConfig, shared)
+	now := time.Now().Unix()
+	tok := sign(t, testKey, func(c *session.Claims) { c.TokenID = "tok-1"; c.IssuedAt = now - 100 })
+	cookie := get("/api", "cookie", "CF_Authorization="+tok)
+	worker.Finish(worker.request(t, cookie, types.ActionContinue)) // verified and cached
+
+	poller.Tick() // takes the lease and polls
+	sync := poller.callout(t, "/v1/filter-sync?aud="+testAud)
+	worker.Tick() // the lease is held: no poll
+	for _, c := range worker.Callouts() {
+		t.Fatalf("the second VM called the issuer too: %q", c.Headers)
+	}
+	st := baseSync("e1")
+	st.DisabledTokens = []string{"tok-1"}
+	body, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poller.Respond(sync, [][2]string{{":status", "200"}, {"content-type", "application/json"},
+		{"date", time.Now().UTC().Format(httpDateLayout)}}, body)
+	s := poller.request(t, cookie, types.ActionPause) // the poller applied it itself
+	if s.Local == nil || s.Local.Status != 401 {
+		t.Fatalf("poller: local reply %+v, want 401", s.Local)
+	}
+	poller.Finish(s)
+
+	time.Sleep(2 * refreshEveryMS * time.Millisecond)
+	s = worker.request(t, cookie, types.ActionPause)
+	if s.Local == nil || s.Local.Status != 401 || !strings.Contains(string(s.Local.Body), "revoked") {
+		t.Fatalf("worker: local reply %+v, want 401 revoked", s.Local)
+	}
+	worker.Finish(s)
 }

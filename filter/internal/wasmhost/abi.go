@@ -144,7 +144,7 @@ func (h *Host) getSharedData(m api.Memory, s []uint64) uint32 {
 	if !ok {
 		return resultInvalidMemory
 	}
-	v, found := h.shared[string(key)]
+	v, found := h.shared.values[string(key)]
 	if !found {
 		return resultNotFound
 	}
@@ -165,13 +165,13 @@ func (h *Host) setSharedData(m api.Memory, s []uint64) uint32 {
 		return resultInvalidMemory
 	}
 	cas := uint32(s[4])
-	v, found := h.shared[string(key)]
+	v, found := h.shared.values[string(key)]
 	if found && cas != 0 && cas != v.cas {
 		return resultCasMismatch
 	}
 	if !found {
 		v = &sharedValue{}
-		h.shared[string(key)] = v
+		h.shared.values[string(key)] = v
 	}
 	v.value = append(v.value[:0], value...)
 	v.cas++

@@ -54,7 +54,19 @@ type Options struct {
 	// Log receives the module's log lines and its stdout/stderr; nil
 	// discards them.
 	Log io.Writer
+	// Shared is the proxy-wasm shared data the module reads and writes. Hosts
+	// given the same one behave as the worker VMs of one Envoy; nil gives the
+	// host a store of its own.
+	Shared *SharedData
 }
+
+// SharedData is proxy-wasm shared data: the key-value store, with CAS, that
+// the VMs of one proxy share. Hosts are not safe for concurrent use, and
+// neither is a SharedData: drive the hosts sharing it from one goroutine.
+type SharedData struct{ values map[string]*sharedValue }
+
+// NewSharedData returns an empty store.
+func NewSharedData() *SharedData { return &SharedData{values: map[string]*sharedValue{}} }
 
 // Host runs one module. It is not safe for concurrent use.
 type Host struct {
@@ -70,7 +82,7 @@ type Host struct {
 	effective uint32 // the context host calls act on
 	streams   map[uint32]*Stream
 
-	shared      map[string]*sharedValue
+	shared      *SharedData
 	metrics     []metric
 	metricIDs   map[string]uint32
 	callouts    map[uint32]*Callout
@@ -135,12 +147,15 @@ func New(ctx context.Context, wasm []byte, opts Options) (*Host, error) {
 		props:     map[string][]byte{},
 		nextID:    rootID + 1,
 		streams:   map[uint32]*Stream{},
-		shared:    map[string]*sharedValue{},
+		shared:    opts.Shared,
 		metricIDs: map[string]uint32{},
 		callouts:  map[uint32]*Callout{},
 	}
 	if h.log == nil {
 		h.log = io.Discard
+	}
+	if h.shared == nil {
+		h.shared = NewSharedData()
 	}
 	for path, v := range opts.Properties {
 		h.props[strings.ReplaceAll(path, ".", "\x00")] = v
