@@ -2,9 +2,7 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -16,6 +14,7 @@ import (
 	"github.com/svcauth/svcauth/filter/session"
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/domain"
+	"github.com/svcauth/svcauth/issuer/internal/httpx"
 	"github.com/svcauth/svcauth/issuer/storage"
 )
 
@@ -167,7 +166,7 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest, ans
 		ExpiresAt:  iat + int64(app.SessionDuration.Seconds()),
 		CommonName: tok.ClientID,
 		Subject:    "",
-		ID:         newJTI(),
+		ID:         httpx.RandomHex(16), // jti: 128 random bits
 		TokenID:    tok.ID,
 	}
 	answer, err = appendExchangeAnswer(answer, sg, claims)
@@ -215,12 +214,4 @@ func normalizeSourceIP(s string) string {
 		return ap.Addr().String()
 	}
 	return ""
-}
-
-func newJTI() string {
-	var b [16]byte
-	rand.Read(b[:])
-	var out [32]byte // on the stack: one allocation, the string
-	hex.Encode(out[:], b[:])
-	return string(out[:])
 }

@@ -7,10 +7,15 @@ import (
 
 // NewRequestID returns a new request id: 96 random bits in hex. The API and
 // the dashboard give one to every request that brings no usable id.
-func NewRequestID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	var out [24]byte // on the stack: one allocation, the string
-	hex.Encode(out[:], b[:])
-	return string(out[:])
+func NewRequestID() string { return RandomHex(12) }
+
+// RandomHex returns n (at most 16) random bytes in hex, with one allocation:
+// the string (the buffers stay on the stack). Request ids and session JWT
+// ids (jti) are made with it.
+func RandomHex(n int) string {
+	var b [16]byte
+	rand.Read(b[:n])
+	var out [32]byte
+	hex.Encode(out[:2*n], b[:n])
+	return string(out[:2*n])
 }
