@@ -69,12 +69,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		b = []byte(`{"error":"internal","message":"internal error"}`)
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	setJSONHeaders(w.Header())
 	w.WriteHeader(status)
 	w.Write(append(b, '\n'))
+}
+
+// jsonHeaders are the headers of every JSON answer of the API (writeJSON,
+// the exchange on both servers, the sync endpoint), shared: a header map
+// holds them without a copy per answer, and nothing modifies them.
+var jsonHeaders = [...]struct {
+	name  string // canonical
+	value []string
+}{
+	{"Content-Type", []string{"application/json"}},
+	{"Cache-Control", []string{"no-store"}},
+	{"X-Content-Type-Options", []string{"nosniff"}},
+}
+
+func setJSONHeaders(h http.Header) {
+	for _, kv := range jsonHeaders {
+		h[kv.name] = kv.value
+	}
 }
 
 // decode reads exactly one JSON value into v from a body of at most

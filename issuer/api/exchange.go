@@ -37,10 +37,7 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	h := w.Header()
-	for _, kv := range exchangeHeaders {
-		h[kv.name] = kv.value
-	}
+	setJSONHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	w.Write(answer)
 }

@@ -116,17 +116,6 @@ func plainStringAt(s string, i int) (value string, next int, ok bool) {
 	return "", 0, false
 }
 
-// exchangeHeaders are the headers of every exchange answer (writeJSON's),
-// shared: a header map may hold them without a copy per answer.
-var exchangeHeaders = [...]struct {
-	name  string
-	value []string
-}{
-	{"Content-Type", []string{"application/json"}},
-	{"Cache-Control", []string{"no-store"}},
-	{"X-Content-Type-Options", []string{"nosniff"}},
-}
-
 // appendExchangeAnswer appends the answer of an exchange that issued the
 // session c, exactly as writeJSON writes apiv1.ExchangeResponse (the tests
 // compare them), with the token signed by sg in place: no string of it. A

@@ -71,13 +71,13 @@ func TestExchangeAnswerIsWriteJSON(t *testing.T) {
 	if string(answer) != std.Body.String() {
 		t.Fatalf("answer %q, writeJSON %q", answer, std.Body.String())
 	}
-	for _, kv := range exchangeHeaders {
+	for _, kv := range jsonHeaders {
 		if got := std.Header().Values(kv.name); len(got) != 1 || got[0] != kv.value[0] {
 			t.Fatalf("%s: writeJSON %q, exchange answers %q", kv.name, got, kv.value)
 		}
 	}
-	if len(std.Header()) != len(exchangeHeaders) {
-		t.Fatalf("writeJSON sets %v, the exchange answer %d headers", std.Header(), len(exchangeHeaders))
+	if len(std.Header()) != len(jsonHeaders) {
+		t.Fatalf("writeJSON sets %v, the exchange answer %d headers", std.Header(), len(jsonHeaders))
 	}
 }
 

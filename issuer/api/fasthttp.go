@@ -32,8 +32,8 @@ const exchangePath = "/v1/exchange"
 // canonical, as bytes (Header.Set canonicalises a copy of the name).
 var (
 	headerRequestID          = []byte("X-Request-Id")
-	exchangeHeadersCanonical = func() (kv [len(exchangeHeaders)][2][]byte) {
-		for i, h := range exchangeHeaders {
+	exchangeHeadersCanonical = func() (kv [len(jsonHeaders)][2][]byte) {
+		for i, h := range jsonHeaders {
 			kv[i] = [2][]byte{[]byte(h.name), []byte(h.value[0])} // canonical literals
 		}
 		return kv
@@ -132,8 +132,8 @@ func (s *Server) serveExchange(c *fasthttp.RequestCtx) {
 				status = s.writeExchangeError(ctx, c, domain.Errorf(domain.EInternal, "internal error"))
 			}
 		}
-		if level, ok := s.endRequest(ctx, http.MethodPost, exchangeRoute, status, start); ok {
-			s.logRequest(ctx, rl, level, http.MethodPost, exchangePath, exchangeRoute, status, start, c.RemoteAddr().String())
+		if elapsed, level, ok := s.endRequest(ctx, http.MethodPost, exchangeRoute, status, start); ok {
+			s.logRequest(ctx, rl, level, http.MethodPost, exchangePath, exchangeRoute, status, elapsed, c.RemoteAddr().String())
 		}
 	}()
 

@@ -86,8 +86,8 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 			if route == "" {
 				route = "unmatched"
 			}
-			if level, ok := s.endRequest(ctx, r.Method, route, sw.Status, start); ok {
-				s.logRequest(ctx, rl, level, r.Method, r.URL.Path, route, sw.Status, start, r.RemoteAddr)
+			if elapsed, level, ok := s.endRequest(ctx, r.Method, route, sw.Status, start); ok {
+				s.logRequest(ctx, rl, level, r.Method, r.URL.Path, route, sw.Status, elapsed, r.RemoteAddr)
 			}
 		}()
 
@@ -125,10 +125,11 @@ func (s *Server) beginRequest(parent context.Context, clientRequestID string) (c
 	return context.WithValue(parent, ctxRequest, rl), rl
 }
 
-// endRequest observes the request's latency and returns the level of its
-// log line, and whether that level is logged at all.
-func (s *Server) endRequest(ctx context.Context, method, route string, status int, start time.Time) (slog.Level, bool) {
-	s.metrics.latency(method, route, status).Observe(time.Since(start).Seconds())
+// endRequest observes the request's latency and returns it, with the level
+// of its log line and whether that level is logged at all.
+func (s *Server) endRequest(ctx context.Context, method, route string, status int, start time.Time) (time.Duration, slog.Level, bool) {
+	elapsed := time.Since(start)
+	s.metrics.latency(method, route, status).Observe(elapsed.Seconds())
 	level := slog.LevelInfo
 	switch route {
 	case "GET /healthz", "GET /readyz", "GET /metrics",
@@ -139,17 +140,17 @@ func (s *Server) endRequest(ctx context.Context, method, route string, status in
 			level = slog.LevelDebug
 		}
 	}
-	return level, s.log.Enabled(ctx, level)
+	return elapsed, level, s.log.Enabled(ctx, level)
 }
 
 // logRequest writes the request's one log line (never its query string, a
 // path that looks like it holds a credential, or headers).
-func (s *Server) logRequest(ctx context.Context, rl *requestLogger, level slog.Level, method, path, route string, status int, start time.Time, remote string) {
+func (s *Server) logRequest(ctx context.Context, rl *requestLogger, level slog.Level, method, path, route string, status int, elapsed time.Duration, remote string) {
 	if mayHoldCredential(path) {
 		path = "(redacted: looks like it holds a credential)"
 	}
 	rl.get().Log(ctx, level, "http request", "method", method, "path", path, "route", route,
-		"status", status, "duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", remote)
+		"status", status, "duration_ms", float64(elapsed.Microseconds())/1000, "remote", remote)
 }
 
 // sanitizeRequestID keeps a client-supplied request id only when it is

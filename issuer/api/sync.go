@@ -102,8 +102,7 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) (string, erro
 		w.WriteHeader(http.StatusNotModified)
 		return syncNotModified, nil
 	}
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
+	setJSONHeaders(h)
 	w.WriteHeader(http.StatusOK)
 	w.Write(e.body)
 	return syncOK, nil

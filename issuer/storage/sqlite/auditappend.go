@@ -76,12 +76,12 @@ func appendAudits(ctx context.Context, dc any, events []domain.AuditEvent) (err 
 		for i := range events[:n] {
 			args = appendAuditArgs(args, &events[i])
 		}
-		if n == auditRowsPerInsert && full == nil {
-			if full, err = c.PrepareContext(ctx, auditInsert(n)); err != nil {
-				return err
-			}
-		}
 		if n == auditRowsPerInsert {
+			if full == nil {
+				if full, err = c.PrepareContext(ctx, auditInsert(n)); err != nil {
+					return err
+				}
+			}
 			err = execStmt(ctx, full, args)
 		} else {
 			err = execOnce(ctx, c, auditInsert(n), args)
