@@ -101,19 +101,7 @@ func newEnv(t *testing.T) *env {
 	up := httptest.NewServer(e.upstream)
 	t.Cleanup(up.Close)
 	// The proxy under test: the dev proxy, or real Envoy for E2E_TARGET=envoy.
-	e.proxy, err = stack.StartProxy(ctx, target, stack.DevProxyOptions{
-		BinDir: binDir, PluginConfig: config, Upstream: up.URL,
-		Clusters: map[string]string{"svcauth-issuer": e.issuer.URL},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		e.proxy.Stop()
-		if t.Failed() {
-			t.Logf("%s output:\n%s", e.proxy.Kind, e.proxy.Output())
-		}
-	})
+	e.proxy = e.runProxy(t, "the", config, up.URL)
 	return e
 }
 

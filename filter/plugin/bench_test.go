@@ -126,16 +126,7 @@ func BenchmarkBaselineHostCall(b *testing.B) {
 // (c) the secret removed). (a) and (c) minus this are svcauth's auth logic
 // proper: parsing, cache lookups, expiry and revocation checks.
 func BenchmarkBaselineSameIO(b *testing.B) {
-	jwt := sign(b, testKey, nil)
-	for _, io := range []struct {
-		name, config string
-		headers      [][2]string
-	}{
-		{"cookie", "same-io assertion=" + strconv.Itoa(len(jwt)),
-			benchHeaders("cookie", "_ga=GA1.1.1; CF_Authorization="+jwt+"; theme=dark")},
-		{"pair", "same-io assertion=" + strconv.Itoa(len(jwt)) + " remove=cf-access-client-secret",
-			benchHeaders("cf-access-client-id", testClientID, "cf-access-client-secret", testSecret)},
-	} {
+	for _, io := range sameIOCases(sign(b, testKey, nil)) {
 		b.Run(io.name, func(b *testing.B) {
 			for _, t := range targets(nil, noopModule) {
 				b.Run(t.name, func(b *testing.B) {
@@ -143,6 +134,23 @@ func BenchmarkBaselineSameIO(b *testing.B) {
 				})
 			}
 		})
+	}
+}
+
+// sameIOCase is a cached request of (a) or (c) with the same-io no-op's
+// configuration for it.
+type sameIOCase struct {
+	name, config string // config: the no-op's
+	headers      [][2]string
+}
+
+// sameIOCases are (a), a cookie holding jwt, and (c), the header pair.
+func sameIOCases(jwt string) [2]sameIOCase {
+	io := "same-io assertion=" + strconv.Itoa(len(jwt))
+	return [2]sameIOCase{
+		{"cookie", io, benchHeaders("cookie", "_ga=GA1.1.1; CF_Authorization="+jwt+"; theme=dark")},
+		{"pair", io + " remove=cf-access-client-secret",
+			benchHeaders("cf-access-client-id", testClientID, "cf-access-client-secret", testSecret)},
 	}
 }
 
@@ -155,35 +163,31 @@ func BenchmarkBaselineSameIO(b *testing.B) {
 // from separate runs, minutes apart on a machine whose speed drifts by more
 // than these differences; turns within one run see the same machine, and
 // medians are not moved by the host's collections or a descheduled thread.
-// Blocks keep each module's code and data as warm as in the rows above; a
-// request in turn to each plugin (block 1) finds them colder (README).
+// Turns keep each module's code and data as warm as in the rows above.
 func BenchmarkAboveNoop(b *testing.B) {
+	const turn = 500 // requests in a row to one plugin
 	jwt := sign(b, testKey, nil)
-	sameIO := "same-io assertion=" + strconv.Itoa(len(jwt))
+	io := sameIOCases(jwt)
 	for _, tc := range []struct {
-		name, config, sameIO string
-		headers              [][2]string
+		name, config string
+		io           sameIOCase
+		warm         func(b *testing.B, h directHost, headers [][2]string) // fills the cache
 	}{
-		{"CachedCookie", testConfig(), sameIO,
-			benchHeaders("cookie", "_ga=GA1.1.1; CF_Authorization="+jwt+"; theme=dark")},
-		{"CachedHeaderPair", exchangeConfig, sameIO + " remove=cf-access-client-secret",
-			benchHeaders("cf-access-client-id", testClientID, "cf-access-client-secret", testSecret)},
+		{"CachedCookie", testConfig(), io[0],
+			func(b *testing.B, h directHost, hs [][2]string) { h.send(b, hs, types.ActionContinue) }}, // verified, then cached
+		{"CachedHeaderPair", exchangeConfig, io[1],
+			func(b *testing.B, h directHost, hs [][2]string) { h.exchange(b, hs, jwt) }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			svcauth := newDirectHost(b, filterModule.binary(b), tc.config)
-			if tc.name == "CachedHeaderPair" {
-				svcauth.exchange(b, tc.headers, jwt)
-			} else {
-				svcauth.send(b, tc.headers, types.ActionContinue) // first sight: verified, then cached
-			}
-			hosts := []directHost{svcauth, newDirectHost(b, noopModule.binary(b), ""), newDirectHost(b, noopModule.binary(b), tc.sameIO)}
+			tc.warm(b, svcauth, tc.io.headers)
+			hosts := []directHost{svcauth, newDirectHost(b, noopModule.binary(b), ""), newDirectHost(b, noopModule.binary(b), tc.io.config)}
 			times := make([][]time.Duration, len(hosts))
-			block := aboveNoopBlock()
 			i := 0
 			for b.Loop() {
-				k := (i / block) % len(hosts)
+				k := (i / turn) % len(hosts)
 				start := time.Now()
-				hosts[k].send(b, tc.headers, types.ActionContinue)
+				hosts[k].send(b, tc.io.headers, types.ActionContinue)
 				times[k] = append(times[k], time.Since(start))
 				i++
 			}
@@ -202,15 +206,6 @@ func BenchmarkAboveNoop(b *testing.B) {
 			b.ReportMetric(med[0]-med[2], "above-sameio-ns")
 		})
 	}
-}
-
-// aboveNoopBlock is BenchmarkAboveNoop's turn length: 500 requests, or
-// $SVCAUTH_BENCH_BLOCK (1 sends each request to the next plugin).
-func aboveNoopBlock() int {
-	if n, err := strconv.Atoi(os.Getenv("SVCAUTH_BENCH_BLOCK")); err == nil && n > 0 {
-		return n
-	}
-	return 500
 }
 
 // requestHost is what the benchmarks drive: the SDK's emulator (with a

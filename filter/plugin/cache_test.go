@@ -158,3 +158,14 @@ func TestCredentialCacheWholeHash(t *testing.T) {
 		}
 	}
 }
+
+// len counts the entries that are not tombstones (it walks them: tests only).
+func (c *exactCache[K, V]) len() int {
+	n := 0
+	for _, e := range c.entries {
+		if !e.removed {
+			n++
+		}
+	}
+	return n
+}

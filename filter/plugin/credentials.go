@@ -101,10 +101,9 @@ const (
 // from each other and from the fixed ones, so at most one name matches.
 //
 // The index holds only what the configuration needs on every request: the
-// path and method only for exempt prefixes or CORS preflights. Inside wasm
-// each header found costs a comparison and a call, about 0.15 µs (README
-// "Performance"); the x-request-id forwarded with an exchange is read then,
-// with a host call (exchange.go).
+// path and method only for exempt prefixes or CORS preflights: inside wasm
+// each header found costs a comparison and a call. The x-request-id
+// forwarded with an exchange is read then, with a host call (exchange.go).
 type headerIndex struct {
 	names  [numHeaderKinds]string    // by kind; "" for a disabled header
 	words  [numHeaderKinds][3]uint64 // each name's nameWords, compared before its text

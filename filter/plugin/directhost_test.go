@@ -76,6 +76,18 @@ func (h directHost) exchangeStream(tb testing.TB, headers [][2]string, jwt strin
 	return s
 }
 
+// answerSync answers sync callout c with 200 and body, as the issuer does
+// (the emulator's is answerSync in sync_test.go).
+func (h directHost) answerSync(tb testing.TB, c *wasmhost.Callout, body syncBody) {
+	tb.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h.Respond(c, [][2]string{{":status", "200"}, {"content-type", "application/json"},
+		{"date", time.Now().UTC().Format(httpDateLayout)}}, b)
+}
+
 // callout returns the last callout the module made to path.
 func (h directHost) callout(tb testing.TB, path string) *wasmhost.Callout {
 	tb.Helper()
@@ -229,12 +241,7 @@ func TestDirectHostRevocationReachesOtherVM(t *testing.T) {
 	}
 	st := baseSync("e1")
 	st.DisabledTokens = []string{"tok-1"}
-	body, err := json.Marshal(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	poller.Respond(sync, [][2]string{{":status", "200"}, {"content-type", "application/json"},
-		{"date", time.Now().UTC().Format(httpDateLayout)}}, body)
+	poller.answerSync(t, sync, st)
 	s := poller.request(t, cookie, types.ActionPause) // the poller applied it itself
 	if s.Local == nil || s.Local.Status != 401 {
 		t.Fatalf("poller: local reply %+v, want 401", s.Local)

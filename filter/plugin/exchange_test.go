@@ -154,12 +154,7 @@ func TestExchangeRequestID(t *testing.T) {
 				if err := json.Unmarshal(callout.Body, &body); err != nil {
 					t.Fatal(err)
 				}
-				var header []string
-				for _, kv := range callout.Headers {
-					if kv[0] == "x-request-id" {
-						header = append(header, kv[1])
-					}
-				}
+				header := values(callout.Headers, "x-request-id")
 				switch {
 				case tc.want == "" && (len(header) != 0 || body["request_id"] != ""):
 					t.Fatalf("request id forwarded: header %q, body %q", header, body["request_id"])

@@ -15,7 +15,7 @@ func (r *requestHeaders) scanSerialized(b []byte, c *Config) (ok bool) {
 	if len(b) < 4 {
 		return len(b) == 0
 	}
-	n := le32(b, 0)
+	n := le32at(unsafe.Pointer(unsafe.SliceData(b)), 0)
 	if uint64(n) > uint64(len(b)-4)/10 { // 8 bytes of sizes and 2 NULs per pair at least
 		return false
 	}

@@ -7,8 +7,7 @@ import (
 	"unsafe"
 )
 
-// le32 is binary.LittleEndian.Uint32(b[i:]); loads_wasm.go has why.
-func le32(b []byte, i int) uint32 { return binary.LittleEndian.Uint32(b[i:]) }
+// The portable forms of loads_wasm.go's loads (which has why they exist).
 
 // le64 reads the 8 bytes at p, little-endian.
 func le64(p unsafe.Pointer) uint64 { return binary.LittleEndian.Uint64(unsafe.Slice((*byte)(p), 8)) }

@@ -5,7 +5,6 @@
 package plugin
 
 import (
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -97,11 +96,7 @@ func TestCalloutLatencyRecorded(t *testing.T) {
 		h.Tick()
 		poll := h.callout(t, "/v1/filter-sync?aud="+testAud)
 		time.Sleep(syncDelay * time.Millisecond)
-		body, err := json.Marshal(baseSync("e1"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Respond(poll, [][2]string{{":status", "200"}, {"date", time.Now().UTC().Format(httpDateLayout)}}, body)
+		h.answerSync(t, poll, baseSync("e1"))
 		v, ok = h.Metric(metricSyncLatency)
 		wantLatency(t, metricSyncLatency, v, ok, syncDelay)
 	})

@@ -33,8 +33,9 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	wall := wallMS() // the request's one reading of the clock (one host call)
 	p.maybeRefresh(wall)
 	var r requestHeaders
-	// A header map the module cannot read, or a header it cannot strip: the
-	// host is broken, and the request must not reach the upstream.
+	// A malformed header map, or a header the module cannot strip: the host is
+	// broken, and the request must not reach the upstream. (A map the host
+	// will not hand over reads as no headers: a 401.)
 	if !r.readRequest(c) || !stripSensitive(&r, c) {
 		return h.reply(503, reasonInternal)
 	}

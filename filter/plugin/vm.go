@@ -145,11 +145,7 @@ func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
 	if n := len(p.spare); n > 0 {
 		h := p.spare[n-1]
 		p.spare = p.spare[:n-1]
-		// Field by field: assigning a whole zero value is a memory.fill and a
-		// bulk write barrier call inside wasm. TestReusedContextIsZero checks
-		// that no field is left out.
-		h.held, h.start, h.session, h.sessionExp = false, 0, "", 0
-		h.cred, h.sentAtMS, h.awaiting, h.finished = credKey{}, 0, false, false
+		*h = httpContext{p: p}
 		return h
 	}
 	return &httpContext{p: p}
