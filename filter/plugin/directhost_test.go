@@ -27,11 +27,14 @@ func newDirectHost(tb testing.TB, bin []byte, config string) directHost {
 // (nil: its own): the two are worker VMs of one proxy.
 func newDirectHostShared(tb testing.TB, bin []byte, config string, shared *wasmhost.SharedData) directHost {
 	tb.Helper()
-	h, err := wasmhost.New(context.Background(), bin, wasmhost.Options{
-		PluginConfig: []byte(config),
-		Properties:   map[string][]byte{"source.address": []byte("198.51.100.23:40000")},
-		Shared:       shared,
-	})
+	return newDirectHostWith(tb, bin, wasmhost.Options{PluginConfig: []byte(config), Shared: shared})
+}
+
+// newDirectHostWith starts a direct host with opts, and a client address.
+func newDirectHostWith(tb testing.TB, bin []byte, opts wasmhost.Options) directHost {
+	tb.Helper()
+	opts.Properties = map[string][]byte{"source.address": []byte("198.51.100.23:40000")}
+	h, err := wasmhost.New(context.Background(), bin, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -254,4 +257,33 @@ func TestDirectHostRevocationReachesOtherVM(t *testing.T) {
 		t.Fatalf("worker: local reply %+v, want 401 revoked", s.Local)
 	}
 	worker.Finish(s)
+}
+
+// TestDirectHostMalformedHeaderMap: a header map that does not parse (here,
+// one byte short: the last value has no NUL) may hide a header the filter
+// must strip, so the request gets a 503 and never reaches the upstream, even
+// with a session the filter has cached. (Natively the SDK's list of pairs
+// cannot be malformed; only the module reads the host's bytes.)
+func TestDirectHostMalformedHeaderMap(t *testing.T) {
+	bin := filterModule.binary(t)
+	tok := sign(t, testKey, nil)
+	cookie := get("/api", "cookie", "CF_Authorization="+tok, "cf-access-client-secret", testSecret)
+	broken := false
+	host := newDirectHostWith(t, bin, wasmhost.Options{
+		PluginConfig: []byte(testConfig()),
+		BreakHeaderMap: func(b []byte) []byte {
+			if broken && len(b) > 0 {
+				return b[:len(b)-1]
+			}
+			return b
+		},
+	})
+	host.Finish(host.request(t, cookie, types.ActionContinue)) // verified and cached
+
+	broken = true
+	s := host.request(t, cookie, types.ActionPause)
+	if s.Local == nil || s.Local.Status != 503 || !strings.Contains(string(s.Local.Body), "internal_error") {
+		t.Fatalf("local reply %+v, want 503 internal_error", s.Local)
+	}
+	host.Finish(s)
 }

@@ -277,7 +277,11 @@ func (h *Host) getHeaderPairs(_ api.Memory, s []uint64) uint32 {
 	if hm == nil {
 		return resultNotFound
 	}
-	return h.give(encodePairs(*hm), s[1], s[2])
+	b := encodePairs(*hm)
+	if h.opts.BreakHeaderMap != nil {
+		b = h.opts.BreakHeaderMap(b)
+	}
+	return h.give(b, s[1], s[2])
 }
 
 func (h *Host) getBufferBytes(_ api.Memory, s []uint64) uint32 {

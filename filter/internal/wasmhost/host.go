@@ -54,6 +54,10 @@ type Options struct {
 	// Log receives the module's log lines and its stdout/stderr; nil
 	// discards them.
 	Log io.Writer
+	// BreakHeaderMap, when set, rewrites every serialised header map the
+	// module asks for (proxy_get_header_map_pairs): a broken host, for the
+	// tests of what the module does with a map it cannot read.
+	BreakHeaderMap func([]byte) []byte
 	// Shared is the proxy-wasm shared data the module reads and writes. Hosts
 	// given the same one behave as the worker VMs of one Envoy; nil gives the
 	// host a store of its own.
