@@ -135,16 +135,26 @@ func (a *exchangeApp) signer(now time.Time) (*session.Signer, bool) {
 	return nil, false
 }
 
-type tokenEntry struct {
-	tok     domain.Token
+// stamp is when a cache entry was read: under which epoch, and until when
+// it may be served.
+type stamp struct {
 	epoch   uint64
 	expires time.Time
 }
 
+// fresh reports whether the entry may still be served at now under epoch.
+func (s stamp) fresh(epoch uint64, now time.Time) bool {
+	return s.epoch == epoch && now.Before(s.expires)
+}
+
+type tokenEntry struct {
+	tok domain.Token
+	stamp
+}
+
 type appEntry struct {
-	app     *exchangeApp
-	epoch   uint64
-	expires time.Time
+	app *exchangeApp
+	stamp
 }
 
 // exchangeCache reads through src and keeps what it read.
@@ -159,14 +169,8 @@ type exchangeCache struct {
 
 	mu      sync.RWMutex
 	tokens  map[string]*tokenEntry // by client id
-	unknown map[string]unknownEntry
-	apps    map[string]*appEntry // by aud
-}
-
-// unknownEntry remembers that no token had a client id.
-type unknownEntry struct {
-	epoch   uint64
-	expires time.Time
+	unknown map[string]stamp       // client ids no token had, by client id
+	apps    map[string]*appEntry   // by aud
 }
 
 func newExchangeCache(src ExchangeStore, kr *keys.Keyring, ep *epochs, ttl time.Duration, lookups *prometheus.CounterVec) *exchangeCache {
@@ -177,7 +181,7 @@ func newExchangeCache(src ExchangeStore, kr *keys.Keyring, ep *epochs, ttl time.
 		appHit:    lookups.WithLabelValues("app", "hit"),
 		appMiss:   lookups.WithLabelValues("app", "miss"),
 		tokens:    map[string]*tokenEntry{},
-		unknown:   map[string]unknownEntry{},
+		unknown:   map[string]stamp{},
 		apps:      map[string]*appEntry{},
 	}
 }
@@ -188,18 +192,18 @@ func (c *exchangeCache) token(ctx context.Context, clientID string, now time.Tim
 	c.mu.RLock()
 	e := c.tokens[clientID]
 	var (
-		u         unknownEntry
+		u         stamp
 		isUnknown bool
 	)
 	if e == nil { // a client id is in at most one of the maps
 		u, isUnknown = c.unknown[clientID]
 	}
 	c.mu.RUnlock()
-	if e != nil && e.epoch == epoch && now.Before(e.expires) {
+	if e != nil && e.fresh(epoch, now) {
 		c.tokenHit.Inc()
 		return &e.tok, nil
 	}
-	if isUnknown && u.epoch == epoch && now.Before(u.expires) {
+	if isUnknown && u.fresh(epoch, now) {
 		c.tokenHit.Inc()
 		return nil, storage.ErrNotFound
 	}
@@ -208,14 +212,14 @@ func (c *exchangeCache) token(ctx context.Context, clientID string, now time.Tim
 	if errors.Is(err, storage.ErrNotFound) {
 		c.mu.Lock()
 		makeRoom(c.unknown, maxUnknownClients)
-		c.unknown[strings.Clone(clientID)] = unknownEntry{epoch: epoch, expires: now.Add(c.ttl)}
+		c.unknown[strings.Clone(clientID)] = stamp{epoch, now.Add(c.ttl)}
 		delete(c.tokens, clientID)
 		c.mu.Unlock()
 	}
 	if err != nil {
 		return nil, err
 	}
-	e = &tokenEntry{tok: tok, epoch: epoch, expires: now.Add(c.ttl)}
+	e = &tokenEntry{tok, stamp{epoch, now.Add(c.ttl)}}
 	c.mu.Lock()
 	makeRoom(c.tokens, c.maxTokens)
 	c.tokens[strings.Clone(clientID)] = e // not a substring that keeps the request's body alive
@@ -231,7 +235,7 @@ func (c *exchangeCache) app(ctx context.Context, aud string, now time.Time) (*ex
 	c.mu.RLock()
 	e := c.apps[aud]
 	c.mu.RUnlock()
-	if e != nil && e.epoch == epoch && now.Before(e.expires) {
+	if e != nil && e.fresh(epoch, now) {
 		c.appHit.Inc()
 		return e.app, nil
 	}
@@ -260,7 +264,7 @@ func (c *exchangeCache) app(ctx context.Context, aud string, now time.Time) (*ex
 	slices.Reverse(ea.signers)
 	c.mu.Lock()
 	makeRoom(c.apps, c.maxTokens)
-	c.apps[aud] = &appEntry{app: ea, epoch: epoch, expires: now.Add(c.ttl)}
+	c.apps[aud] = &appEntry{ea, stamp{epoch, now.Add(c.ttl)}}
 	c.mu.Unlock()
 	return ea, nil
 }
