@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -37,6 +38,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/wasm/v3"
 
@@ -48,10 +50,11 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	wasmfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
-	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 
 	"github.com/svcauth/svcauth/e2e/stack"
 	"github.com/svcauth/svcauth/filter/plugin"
+	"github.com/svcauth/svcauth/issuer/api"
 )
 
 // bootstrapKeys are top-level fields of an Envoy bootstrap; a YAML or JSON
@@ -237,6 +240,10 @@ func TestBrokenConfigsFail(t *testing.T) {
 			issuerCluster2 := find(t, at(t, c, "static_resources", "clusters"), "issuer")
 			issuerCluster2["load_assignment"].(map[string]any)["cluster_name"] = "issuer"
 		}},
+		{"issuer connections idle longer than the issuer keeps them", "want one set below the issuer's", func(c map[string]any) {
+			opts := issuerCluster(c)["typed_extension_protocol_options"].(map[string]any)["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].(map[string]any)
+			opts["common_http_protocol_options"] = map[string]any{"idle_timeout": "300s"}
+		}},
 		{"route to a missing cluster", `route to cluster "nope"`, func(c map[string]any) {
 			at(t, hcm(c), "route_config", "virtual_hosts", 0, "routes", 0, "route").(map[string]any)["cluster"] = "nope"
 		}},
@@ -350,9 +357,9 @@ func walkAnys(m protoreflect.Message, path string) []error {
 // checkSvcauth applies the deployment rules of the svcauth filter to a
 // decoded bootstrap.
 func checkSvcauth(b *bootstrapv3.Bootstrap) error {
-	clusters := map[string]bool{}
+	clusters := map[string]*clusterv3.Cluster{}
 	for _, c := range b.GetStaticResources().GetClusters() {
-		clusters[c.GetName()] = true
+		clusters[c.GetName()] = c
 	}
 	var errs []error
 	found := 0
@@ -364,7 +371,7 @@ func checkSvcauth(b *bootstrapv3.Bootstrap) error {
 					continue
 				}
 				for _, r := range routeClusters(h) {
-					if !clusters[r] {
+					if clusters[r] == nil {
 						errs = append(errs, fmt.Errorf("listener %q: route to cluster %q, which is not defined", l.GetName(), r))
 					}
 				}
@@ -392,7 +399,7 @@ func checkSvcauth(b *bootstrapv3.Bootstrap) error {
 	return errors.Join(errs...)
 }
 
-func checkPlugin(pc *wasmv3.PluginConfig, clusters map[string]bool) []error {
+func checkPlugin(pc *wasmv3.PluginConfig, clusters map[string]*clusterv3.Cluster) []error {
 	var errs []error
 	name := pc.GetName()
 	if pc.GetFailOpen() || pc.GetFailurePolicy() == wasmv3.FailurePolicy_FAIL_OPEN {
@@ -414,10 +421,25 @@ func checkPlugin(pc *wasmv3.PluginConfig, clusters map[string]bool) []error {
 	if err != nil {
 		return append(errs, fmt.Errorf("plugin %q: the filter would refuse its configuration: %w", name, err))
 	}
-	if !clusters[cfg.Issuer.Cluster] {
-		errs = append(errs, fmt.Errorf("plugin %q: issuer.cluster %q is not a cluster of this bootstrap (exchanges would answer 503)", name, cfg.Issuer.Cluster))
+	issuer := clusters[cfg.Issuer.Cluster]
+	if issuer == nil {
+		return append(errs, fmt.Errorf("plugin %q: issuer.cluster %q is not a cluster of this bootstrap (exchanges would answer 503)", name, cfg.Issuer.Cluster))
+	}
+	if idle := upstreamIdleTimeout(issuer); idle <= 0 || idle >= api.IdleTimeout {
+		errs = append(errs, fmt.Errorf("cluster %q: idle_timeout %v, want one set below the issuer's %v (else a callout may go out on a connection the issuer is closing)",
+			issuer.GetName(), idle, api.IdleTimeout))
 	}
 	return errs
+}
+
+// upstreamIdleTimeout is a cluster's HTTP idle timeout
+// (typed_extension_protocol_options' HttpProtocolOptions), 0 when unset.
+func upstreamIdleTimeout(c *clusterv3.Cluster) time.Duration {
+	opts, err := unpack[*upstreamhttpv3.HttpProtocolOptions](c.GetTypedExtensionProtocolOptions()["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"])
+	if err != nil || opts == nil {
+		return 0
+	}
+	return opts.GetCommonHttpProtocolOptions().GetIdleTimeout().AsDuration()
 }
 
 type (

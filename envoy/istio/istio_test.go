@@ -23,6 +23,7 @@ import (
 
 	"github.com/svcauth/svcauth/envoy/istio/kubecheck"
 	"github.com/svcauth/svcauth/filter/plugin"
+	"github.com/svcauth/svcauth/issuer/api"
 )
 
 // manifests decodes every YAML file of this directory.
@@ -422,6 +423,11 @@ func TestIssuerDeployment(t *testing.T) {
 	}
 	if got := dr.Value.(*networkingv1.DestinationRule).GetHost(); got != host {
 		t.Errorf("DestinationRule host %q, want %q", got, host)
+	}
+	// The sidecar closes its idle connections to the issuer before the
+	// issuer does, or a callout may go out on a connection it is closing.
+	if idle := dr.Value.(*networkingv1.DestinationRule).GetTrafficPolicy().GetConnectionPool().GetHttp().GetIdleTimeout().AsDuration(); idle <= 0 || idle >= api.IdleTimeout {
+		t.Errorf("DestinationRule connectionPool.http.idleTimeout %v, want one set below the issuer's %v", idle, api.IdleTimeout)
 	}
 	if len(c.Ports) != 1 || c.Ports[0].Name != "http" || !strings.HasSuffix(flags["listen"], ":"+strconv.Itoa(int(c.Ports[0].ContainerPort))) {
 		t.Errorf("the container port named http must be the port of --listen %s", flags["listen"])

@@ -43,11 +43,14 @@ var (
 // Limits of the issuer's HTTP server.
 const (
 	// readTimeout bounds reading one request, headers and body;
-	// writeTimeout writing its answer; idleTimeout a keep-alive connection
-	// waiting for its next request.
+	// writeTimeout writing its answer.
 	readTimeout  = 30 * time.Second
 	writeTimeout = 30 * time.Second
-	idleTimeout  = 2 * time.Minute
+	// IdleTimeout bounds a keep-alive connection waiting for its next
+	// request. A proxy must close its idle connections to the issuer sooner
+	// (envoy/envoy.yaml, the Istio DestinationRule; the envoy tests check
+	// both), or a callout may go out on a connection the issuer is closing.
+	IdleTimeout = 2 * time.Minute
 	// MaxHeaderBytes bounds a request's line and headers (answered 431
 	// above it): svcauth's clients send a few hundred bytes.
 	MaxHeaderBytes = 16 << 10
@@ -66,7 +69,7 @@ func (s *Server) HTTPServer(next http.Handler) *fasthttp.Server {
 		ErrorHandler: refuseRequest,
 		ReadTimeout:  readTimeout,
 		WriteTimeout: writeTimeout,
-		IdleTimeout:  idleTimeout,
+		IdleTimeout:  IdleTimeout,
 		// fasthttp reads the request line and headers into this buffer.
 		ReadBufferSize:     MaxHeaderBytes,
 		MaxRequestBodySize: max(maxReadBody, int(s.maxBody)),
