@@ -38,10 +38,11 @@ func testConfig(kv ...any) string {
 	return string(b)
 }
 
+// exchangeIssuer is the issuer section of the tests' configurations.
+var exchangeIssuer = map[string]any{"cluster": "issuer_cluster", "authority": "issuer.internal", "exchange_path": "/v1/exchange", "timeout_ms": 1500}
+
 // exchangeConfig names an issuer cluster and enables the JSON header.
-var exchangeConfig = testConfig(
-	"issuer", map[string]any{"cluster": "issuer_cluster", "authority": "issuer.internal", "exchange_path": "/v1/exchange", "timeout_ms": 1500},
-	"json_credentials_header", "x-svcauth-credentials")
+var exchangeConfig = testConfig("issuer", exchangeIssuer, "json_credentials_header", "x-svcauth-credentials")
 
 // mistyped returns secret with its last character changed to another one,
 // which the checksum catches. (Appending a fixed character instead fails one

@@ -26,9 +26,7 @@ func wantCounter(t *testing.T, host proxytest.HostEmulator, name string, want ui
 
 func TestExemptAndForbiddenCounted(t *testing.T) {
 	vmTest(t, func(t *testing.T, vm types.VMContext) {
-		host := startHost(t, vm, testConfig(
-			"issuer", map[string]any{"cluster": "issuer_cluster", "authority": "issuer.internal", "exchange_path": "/v1/exchange", "timeout_ms": 1500},
-			"exempt_path_prefixes", []string{"/healthz"}))
+		host := startHost(t, vm, testConfig("issuer", exchangeIssuer, "exempt_path_prefixes", []string{"/healthz"}))
 		for i := 0; i < 2; i++ {
 			if _, a := send(host, get("/healthz/live")); a != types.ActionContinue {
 				t.Fatalf("exempt path: %v", a)
