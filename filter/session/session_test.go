@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/svcauth/svcauth/internal/race"
+	"github.com/svcauth/svcauth/filter/race"
 )
 
 var (

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/svcauth/svcauth/internal/race"
+	"github.com/svcauth/svcauth/filter/race"
 )
 
 func TestLoadMasterGeneratesOnceWithMode0600(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"encoding/hex"
 	"testing"
 
-	"github.com/svcauth/svcauth/internal/race"
+	"github.com/svcauth/svcauth/filter/race"
 )
 
 // TestRandomHex: n bytes give 2n hex digits, two calls of 12 bytes or more
