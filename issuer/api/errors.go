@@ -1,12 +1,15 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/svcauth/svcauth/issuer/apiv1"
@@ -32,6 +35,8 @@ func statusOf(code string) int {
 		return http.StatusConflict
 	case domain.ETooLarge:
 		return http.StatusRequestEntityTooLarge
+	case domain.EMediaType:
+		return http.StatusUnsupportedMediaType
 	case domain.EUnavailable:
 		return http.StatusServiceUnavailable
 	default:
@@ -92,29 +97,64 @@ func setJSONHeaders(h http.Header) {
 	}
 }
 
-// decode reads exactly one JSON value into v from a body of at most
-// s.maxBody bytes, refusing unknown fields.
+// decode reads exactly one JSON object into v from a body of at most
+// s.maxBody bytes, refusing unknown fields and what checkBody refuses.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
-	return s.decodeFrom(http.MaxBytesReader(w, r.Body, s.maxBody), v)
+	if err := checkContentType(r); err != nil {
+		return err
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	if err != nil {
+		return s.decodeError(err)
+	}
+	return s.decodeBytes(b, v)
 }
 
-// decodeFrom is decode on a body already limited to s.maxBody bytes.
-func (s *Server) decodeFrom(body io.Reader, v any) error {
-	dec := json.NewDecoder(body)
+// checkContentType refuses a body not declared as JSON: a browser's form
+// or text/plain post (which needs no CORS preflight) never reaches a
+// handler, and what a client meant is never guessed. A request without a
+// body needs no Content-Type (the optional bodies of refresh and rotate).
+func checkContentType(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" && r.ContentLength == 0 {
+		return nil
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return domain.Errorf(domain.EMediaType, "request body must be sent with Content-Type: application/json")
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return domain.Errorf(domain.EMediaType, "Content-Type: application/json takes no parameter but charset=utf-8")
+		}
+	}
+	return nil
+}
+
+// decodeBytes is decode on a body already read, of at most s.maxBody bytes.
+func (s *Server) decodeBytes(b []byte, v any) error {
+	if err := checkBody(b); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return s.decodeError(err)
 	}
 	if err := dec.Decode(&struct{}{}); err != io.EOF {
-		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				return s.decodeError(err)
-			}
-		}
 		return domain.Errorf(domain.EInvalid, "request body must hold exactly one JSON object")
 	}
 	return nil
+}
+
+// errTooLarge is the one answer to every body over the limit, whichever
+// layer (the handler's reader, the HTTP server) noticed it.
+func (s *Server) errTooLarge() error {
+	return domain.Errorf(domain.ETooLarge, "%s", tooLargeMessage(s.maxBody))
+}
+
+func tooLargeMessage(limit int64) string {
+	return "request body larger than " + strconv.FormatInt(limit, 10) + " bytes"
 }
 
 func (s *Server) decodeError(err error) error {
@@ -125,7 +165,7 @@ func (s *Server) decodeError(err error) error {
 	)
 	switch {
 	case errors.As(err, &tooLarge):
-		return domain.Errorf(domain.ETooLarge, "request body larger than %d bytes", s.maxBody)
+		return s.errTooLarge()
 	case errors.Is(err, io.EOF):
 		return domain.Errorf(domain.EInvalid, "request body is empty: want a JSON object")
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -136,7 +176,7 @@ func (s *Server) decodeError(err error) error {
 		if typ.Field != "" {
 			return domain.Errorf(domain.EInvalid, "field %q: got JSON %s, want %s", typ.Field, typ.Value, jsonKind(typ.Type.Kind().String()))
 		}
-		return domain.Errorf(domain.EInvalid, "got JSON %s, want an object", typ.Value)
+		return errNotObject
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return domain.Errorf(domain.EInvalid, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	default:

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"strconv"
 
 	"github.com/svcauth/svcauth/filter/session"
@@ -20,10 +19,10 @@ func (s *Server) parseExchangeBody(b []byte) (apiv1.ExchangeRequest, error) {
 	if req, ok := parseExchangeRequest(b); ok {
 		return req, nil
 	}
-	// Declared here: decodeFrom makes it escape to the heap, which the usual
+	// Declared here: decodeBytes makes it escape to the heap, which the usual
 	// body, parsed above, should not pay for.
 	var req apiv1.ExchangeRequest
-	err := s.decodeFrom(bytes.NewReader(b), &req)
+	err := s.decodeBytes(b, &req)
 	return req, err
 }
 

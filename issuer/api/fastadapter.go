@@ -18,7 +18,7 @@ func serveNetHTTP(h http.Handler, c *fasthttp.RequestCtx) {
 	target := string(c.RequestURI())
 	u, err := url.ParseRequestURI(target)
 	if err != nil {
-		refuseRequest(c, err)
+		refuseRequest(c, err, 0) // not a body error
 		return
 	}
 	r := &http.Request{

@@ -66,7 +66,7 @@ const (
 func (s *Server) HTTPServer(next http.Handler) *fasthttp.Server {
 	return &fasthttp.Server{
 		Handler:      s.fastHTTPHandler(next),
-		ErrorHandler: refuseRequest,
+		ErrorHandler: func(c *fasthttp.RequestCtx, err error) { refuseRequest(c, err, s.maxBody) },
 		ReadTimeout:  readTimeout,
 		WriteTimeout: writeTimeout,
 		IdleTimeout:  IdleTimeout,
@@ -83,8 +83,9 @@ func (s *Server) HTTPServer(next http.Handler) *fasthttp.Server {
 }
 
 // refuseRequest answers a request the server could not read, in the API's
-// JSON error format.
-func refuseRequest(c *fasthttp.RequestCtx, err error) {
+// JSON error format; maxBody is the handlers' body limit, which an oversize
+// body is told about whichever layer refused it.
+func refuseRequest(c *fasthttp.RequestCtx, err error, maxBody int64) {
 	var (
 		small   *fasthttp.ErrSmallBuffer
 		timeout interface{ Timeout() bool }
@@ -96,7 +97,7 @@ func refuseRequest(c *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &small):
 		status, msg = http.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf("request line and headers larger than %d bytes", MaxHeaderBytes)
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		code, status, msg = domain.ETooLarge, http.StatusRequestEntityTooLarge, "request body too large"
+		code, status, msg = domain.ETooLarge, http.StatusRequestEntityTooLarge, tooLargeMessage(maxBody)
 	case errors.As(err, &timeout) && timeout.Timeout():
 		status, msg = http.StatusRequestTimeout, "request not received in time"
 	}

@@ -34,7 +34,7 @@ func TestHTTPServerRefusesUnreadableRequests(t *testing.T) {
 		{"headers over the limit", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n",
 			http.StatusRequestHeaderFieldsTooLarge, "bad_request", "request line and headers larger than 16384 bytes", true},
 		{"body over what the server reads", "POST /v1/apps HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n",
-			http.StatusRequestEntityTooLarge, "payload_too_large", "request body too large", true},
+			http.StatusRequestEntityTooLarge, "payload_too_large", "request body larger than 65536 bytes", true},
 		{"exchange body over the handler's limit", "POST /v1/exchange HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n" + strings.Repeat(" ", 70000),
 			http.StatusRequestEntityTooLarge, "payload_too_large", "request body larger than 65536 bytes", false},
 		{"not HTTP", "NONSENSE\r\n\r\n", http.StatusBadRequest, "bad_request", "malformed HTTP request", true},

@@ -12,12 +12,13 @@ import (
 // Error codes. They are the stable "error" field of every JSON error body;
 // the HTTP layer maps each to one status code in one place.
 const (
-	EInvalid      = "bad_request"       // malformed or invalid input
-	EUnauthorized = "unauthorized"      // credentials missing or wrong
-	EForbidden    = "forbidden"         // authenticated, but not allowed
-	ENotFound     = "not_found"         // unknown id
-	EConflict     = "conflict"          // duplicate name, object still in use
-	ETooLarge     = "payload_too_large" // body over the limit
+	EInvalid      = "bad_request"            // malformed or invalid input
+	EUnauthorized = "unauthorized"           // credentials missing or wrong
+	EForbidden    = "forbidden"              // authenticated, but not allowed
+	ENotFound     = "not_found"              // unknown id
+	EConflict     = "conflict"               // duplicate name, object still in use
+	ETooLarge     = "payload_too_large"      // body over the limit
+	EMediaType    = "unsupported_media_type" // a body that is not declared application/json
 	EMethod       = "method_not_allowed"
 	EInternal     = "internal"    // anything else; details are logged, never returned
 	EUnavailable  = "unavailable" // a dependency (the database) is down

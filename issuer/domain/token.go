@@ -134,24 +134,63 @@ func FormatDuration(d time.Duration) string {
 const MaxNameLength = 128
 
 // ValidateName checks a display name: what names what (for the message),
-// 1..MaxNameLength characters, no control characters, no surrounding space.
+// 1..MaxNameLength characters of valid UTF-8, no surrounding space, and
+// only characters that show as themselves (forbiddenInName).
 func ValidateName(what, name string) error {
 	switch {
 	case name == "":
 		return Errorf(EInvalid, "%s: name is required", what)
 	case !utf8.ValidString(name):
-		return Errorf(EInvalid, "%s: name must be valid UTF-8", what)
+		return Errorf(EInvalid, "%s: name is not valid UTF-8 at byte %d", what, InvalidUTF8At(name))
 	case utf8.RuneCountInString(name) > MaxNameLength:
 		return Errorf(EInvalid, "%s: name must be at most %d characters", what, MaxNameLength)
 	case strings.TrimSpace(name) != name:
 		return Errorf(EInvalid, "%s: name must not start or end with white space", what)
 	}
+	pos := 0
 	for _, r := range name {
-		if unicode.IsControl(r) {
-			return Errorf(EInvalid, "%s: name must not contain control characters", what)
+		pos++
+		if kind := forbiddenInName(r); kind != "" {
+			return Errorf(EInvalid, "%s: name: character %d is %U, %s; names must not contain control, format or separator characters", what, pos, r, kind)
 		}
 	}
 	return nil
+}
+
+// forbiddenInName says why r may not be in a name, or "". Names are shown
+// in tables, logs and the dashboard: a control character breaks lines, a
+// format character (bidi overrides such as U+202E, zero-width U+200B) makes
+// "admin" and a look-alike print the same or reorders what follows, and
+// U+FFFD stands for bytes that were not text.
+func forbiddenInName(r rune) string {
+	switch {
+	case unicode.Is(unicode.Cc, r):
+		return "a control character"
+	case unicode.Is(unicode.Cf, r):
+		return "a format character"
+	case unicode.In(r, unicode.Zl, unicode.Zp):
+		return "a line or paragraph separator"
+	case unicode.Is(unicode.Co, r):
+		return "a private-use character"
+	case r == utf8.RuneError:
+		return "the replacement character (the text was not valid UTF-8)"
+	case unicode.Is(unicode.Noncharacter_Code_Point, r):
+		return "a noncharacter"
+	}
+	return ""
+}
+
+// InvalidUTF8At is the byte offset of the first invalid UTF-8 sequence in
+// s, or -1.
+func InvalidUTF8At(s string) int {
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, n := utf8.DecodeRuneInString(s[i:]); n <= 1 {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // MaxRotationGrace bounds how long a rotated-out secret keeps working.

@@ -102,6 +102,9 @@ func (h *harness) apiCall(method, path string, in, out any) int {
 	}
 	req := httptest.NewRequest(method, path, body)
 	req.Header.Set("Authorization", "Bearer "+h.adminKey)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	rec := httptest.NewRecorder()
 	h.handler.ServeHTTP(rec, req)
 	if out != nil && rec.Code < 300 {
