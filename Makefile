@@ -17,7 +17,7 @@ IMAGE_TAG  ?= dev
 # True when a Docker engine answers (not merely a docker CLI) and compose exists.
 HAVE_DOCKER = docker info >/dev/null 2>&1 && { docker compose version >/dev/null 2>&1 || docker-compose version >/dev/null 2>&1; }
 
-.PHONY: all build test vet fmt-check bench bench-issuer run clean images compose-up compose-down e2e-envoy browser-deps
+.PHONY: all build test vet fmt-check bench bench-issuer bench-abuse run clean images compose-up compose-down e2e-envoy browser-deps
 
 all: build
 
@@ -86,6 +86,11 @@ browser-deps:
 # loopback and reports throughput and p50/p99 at 1, 16 and 64 clients.
 bench-issuer: $(ISSUER)
 	$(GO) run ./issuer/cmd/svcauth-loadgen --issuer-bin $(ISSUER)
+
+# A flood of failed exchanges against a fresh issuer on loopback while a
+# legitimate client exchanges at a steady rate (docs/abuse-resistance.md).
+bench-abuse: $(ISSUER)
+	$(GO) run ./issuer/cmd/svcauth-loadgen abuse --issuer-bin $(ISSUER)
 
 # A working local setup: with a Docker engine, real Envoy + issuer + demo
 # upstream under docker compose (as `make compose-up`, in the foreground);

@@ -77,10 +77,15 @@ func policyOut(p domain.Policy) apiv1.Policy {
 }
 
 func auditOut(e domain.AuditEvent) apiv1.AuditEvent {
-	return apiv1.AuditEvent{
+	out := apiv1.AuditEvent{
 		ID: e.ID, Time: e.Time.UTC(), Event: e.Event, Actor: e.Actor,
 		TokenID: e.TokenID, TokenName: e.TokenName, ClientID: e.ClientID,
 		AppID: e.AppID, AppName: e.AppName, PolicyID: e.PolicyID,
 		SourceIP: e.SourceIP, RequestID: e.RequestID, Reason: e.Reason, Detail: e.Detail,
 	}
+	if e.Count > 1 {
+		first := e.FirstTime.UTC()
+		out.Count, out.FirstTime = e.Count, &first
+	}
+	return out
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/domain"
@@ -37,6 +38,8 @@ func statusOf(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case domain.EMediaType:
 		return http.StatusUnsupportedMediaType
+	case domain.ETooMany:
+		return http.StatusTooManyRequests
 	case domain.EUnavailable:
 		return http.StatusServiceUnavailable
 	default:
@@ -58,6 +61,10 @@ func writeErrorFor(w http.ResponseWriter, method, path string, log *slog.Logger,
 	}
 	if code == domain.EUnauthorized && domain.ErrorReason(err) == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="svcauth"`)
+	}
+	if wait := domain.ErrorRetryAfter(err); wait > 0 {
+		// Whole seconds, rounded up: retrying on time must not be early.
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
 	}
 	writeJSON(w, statusOf(code), apiv1.Error{Error: code, Message: domain.ErrorMessage(err), Reason: domain.ErrorReason(err)})
 }

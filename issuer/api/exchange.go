@@ -31,7 +31,7 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) {
 		s.fast.failed.Inc()
 		err = s.decodeError(err)
 	} else {
-		answer, err = s.exchangeBody(r.Context(), body, nil)
+		answer, err = s.exchangeBody(r.Context(), body, nil, peerAddr(r.RemoteAddr))
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -43,9 +43,9 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) {
 }
 
 // exchangeBody is the exchange of a body already read (by net/http or
-// fasthttp, see fasthttp.go): parse, then doExchange, which appends the
-// answer to answer.
-func (s *Server) exchangeBody(ctx context.Context, body, answer []byte) ([]byte, error) {
+// fasthttp, see fasthttp.go) from the connection's peer: parse, then
+// doExchange, which appends the answer to answer.
+func (s *Server) exchangeBody(ctx context.Context, body, answer []byte, peer netip.Addr) ([]byte, error) {
 	if int64(len(body)) > s.maxBody {
 		s.fast.failed.Inc()
 		return nil, s.decodeError(&http.MaxBytesError{Limit: s.maxBody})
@@ -55,12 +55,22 @@ func (s *Server) exchangeBody(ctx context.Context, body, answer []byte) ([]byte,
 		s.fast.failed.Inc()
 		return nil, err
 	}
-	return s.doExchange(ctx, &req, answer)
+	return s.doExchange(ctx, &req, answer, peer)
+}
+
+// peerAddr is the address of a net/http RemoteAddr ("ip:port"), or the
+// zero Addr.
+func peerAddr(remote string) netip.Addr {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr()
 }
 
 // doExchange exchanges req and appends its JSON answer (apiv1.ExchangeResponse
 // as writeJSON writes it) to answer, signing the session in place.
-func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest, answer []byte) ([]byte, error) {
+func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest, answer []byte, peer netip.Addr) ([]byte, error) {
 	now := s.now()
 	ev := domain.AuditEvent{
 		Time:      now.UTC(),
@@ -93,17 +103,40 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest, ans
 	app := &ea.app
 	ev.AppID, ev.AppName = app.ID, app.Name
 
+	// Failures are charged to the source the guard believes (see
+	// exchangeguard.go); the audit row keeps the address the filter sent.
+	var src netip.Addr
+	if s.guard != nil {
+		src = s.guard.source(ev.SourceIP, peer)
+	}
 	deny := func(code, reason, detail string) error {
 		s.fast.denied.Inc()
 		s.metrics.denials.WithLabelValues(reason).Inc()
 		ev.Event, ev.Reason, ev.Detail = domain.EventSessionDenied, reason, detail
-		s.auditAsync(ev)
-		s.logger(ctx).Info("exchange denied", "reason", reason, "app_id", app.ID, "token_id", ev.TokenID, "client_id", ev.ClientID, "source_ip", ev.SourceIP)
+		s.denials.add(ev, s.logger(ctx))
+		if code == domain.EUnauthorized && s.guard != nil {
+			s.guard.failed(ev.ClientID, src, now)
+		}
 		msg := "credentials refused"
 		if code == domain.EForbidden {
 			msg = "no policy admits this service token to the application"
 		}
 		return &domain.Error{Code: code, Reason: reason, Message: msg}
+	}
+
+	if s.guard != nil {
+		if key, wait := s.guard.blocked(ev.ClientID, src, now); key != "" {
+			// Before the secret is hashed or the token read: a throttled
+			// attempt costs a map lookup and, per window, one audit row.
+			s.metrics.denials.WithLabelValues(domain.ReasonTooManyFailures).Inc()
+			s.fast.denied.Inc()
+			ev.Event, ev.Reason, ev.Detail = domain.EventSessionDenied, domain.ReasonTooManyFailures, "throttled by "+key
+			if key == throttleKeySource {
+				ev.ClientID = "" // one row per source, whatever ids it tries
+			}
+			s.denials.add(ev, s.logger(ctx))
+			return nil, tooManyFailures(key, wait)
+		}
 	}
 
 	if !credential.ValidClientID(req.ClientID) || !credential.ValidSecret(req.ClientSecret) {
@@ -172,6 +205,9 @@ func (s *Server) doExchange(ctx context.Context, req *apiv1.ExchangeRequest, ans
 		return nil, err
 	}
 	s.seen.mark(tok.ID, now)
+	if s.guard != nil {
+		s.guard.succeeded(tok.ClientID, src, now)
+	}
 	s.fast.issued.Inc()
 	ev.Event = domain.EventSessionIssued
 	ev.Detail = "jti " + claims.ID

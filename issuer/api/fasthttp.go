@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -142,7 +143,8 @@ func (s *Server) serveExchange(c *fasthttp.RequestCtx) {
 	}()
 
 	var buf [session.MaxTokenLength + 64]byte // the answer: a token and a number
-	answer, err := s.exchangeBody(ctx, c.PostBody(), buf[:0])
+	peer, _ := netip.AddrFromSlice(c.RemoteIP())
+	answer, err := s.exchangeBody(ctx, c.PostBody(), buf[:0], peer)
 	if err != nil {
 		status = s.writeExchangeError(ctx, c, err)
 		return

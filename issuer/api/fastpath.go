@@ -74,6 +74,21 @@ func (s *Server) startFastPath(cfg Config) error {
 	// The audit writer gets the undecorated storage: it changes nothing the
 	// caches hold.
 	s.auditw = newAuditWriter(s.store.(*invalidatingStore).Storage, s.log, m.auditDropped, size, interval)
+	window, rows := cfg.DenialWindow, cfg.DenialRows
+	if window <= 0 {
+		window = DefaultDenialWindow
+	}
+	if rows <= 0 {
+		rows = DefaultDenialRows
+	}
+	s.denials = newDenialAggregator(s.auditw, s.log, window, rows)
+	if !cfg.ThrottleOff {
+		g, err := newExchangeGuard(cfg.Throttle, cfg.TrustedProxies, s.registry)
+		if err != nil {
+			return err
+		}
+		s.guard = g
+	}
 	return nil
 }
 
@@ -88,7 +103,10 @@ func (s *Server) auditAsync(e domain.AuditEvent) {
 // FlushAudit writes the exchange audit events still queued in memory.
 // GET /v1/audit does it first, so a reader sees every exchange this server
 // answered.
-func (s *Server) FlushAudit(ctx context.Context) error { return s.auditw.Flush(ctx) }
+func (s *Server) FlushAudit(ctx context.Context) error {
+	s.denials.drain() // ends the aggregation window early
+	return s.auditw.Flush(ctx)
+}
 
 // InvalidateCaches makes the next exchanges and filter polls read tokens,
 // applications, policies and keys from storage again. Changes made through
@@ -103,6 +121,7 @@ func (s *Server) InvalidateCaches() {
 // memory (queued audit events, last-seen times). Call it after the HTTP
 // server has shut down.
 func (s *Server) Close(ctx context.Context) error {
+	s.denials.close() // into the audit writer, which writes them on Close
 	return errors.Join(s.auditw.Close(ctx), s.FlushLastSeen(ctx))
 }
 

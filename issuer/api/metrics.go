@@ -49,7 +49,7 @@ func newMetrics(reg prometheus.Registerer, store storage.Storage, now func() tim
 	m := &metrics{
 		exchanges: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "svcauth_exchanges_total",
-			Help: "Credential exchanges by result: issued, denied (401/403) or error (bad request, unknown app, internal).",
+			Help: "Credential exchanges by result: issued, denied (401/403/429) or error (bad request, unknown app, internal).",
 		}, []string{"result"}),
 		denials: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "svcauth_exchange_denials_total",
@@ -64,7 +64,19 @@ func newMetrics(reg prometheus.Registerer, store storage.Storage, now func() tim
 	for _, r := range []string{resultIssued, resultDenied, resultError} {
 		m.exchanges.WithLabelValues(r)
 	}
-	for _, c := range []prometheus.Collector{m.exchanges, m.denials, m.requestDuration, newTokenCollector(store, now)} {
+	dbSize := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "svcauth_database_size_bytes",
+		Help: "Space the issuer's database takes (-1 when it cannot be read); the audit log is what grows, bounded by --audit-retention.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n, err := store.SizeBytes(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+	for _, c := range []prometheus.Collector{m.exchanges, m.denials, m.requestDuration, newTokenCollector(store, now), dbSize} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,7 @@ import (
 	"github.com/svcauth/svcauth/issuer/domain"
 	"github.com/svcauth/svcauth/issuer/keys"
 	"github.com/svcauth/svcauth/issuer/storage"
+	"github.com/svcauth/svcauth/issuer/throttle"
 )
 
 // exchangeRoute is the route of the exchange, the one endpoint called at
@@ -62,6 +64,18 @@ type Config struct {
 	// and counted, and the exchange goes on).
 	AuditFlushInterval time.Duration
 	AuditBufferSize    int
+	// DenialWindow is how long identical exchange denials are aggregated
+	// into one audit row and log line (default DefaultDenialWindow);
+	// DenialRows bounds the distinct rows of a window (DefaultDenialRows).
+	DenialWindow time.Duration
+	DenialRows   int
+	// Throttle limits failed exchanges per client id and per source
+	// (zero fields: the throttle package's defaults); ThrottleOff turns
+	// the limits off. TrustedProxies are the peers whose forwarded
+	// source_ip is believed (nil: DefaultTrustedProxies).
+	Throttle       throttle.Config
+	ThrottleOff    bool
+	TrustedProxies []netip.Prefix
 }
 
 // Server serves the API. Create it with New.
@@ -79,6 +93,8 @@ type Server struct {
 	epochs    *epochs
 	cache     *exchangeCache
 	auditw    *auditWriter
+	denials   *denialAggregator
+	guard     *exchangeGuard // nil when throttling is off
 	sync      *syncCache
 	fast      *fastMetrics
 	mux       *http.ServeMux

@@ -170,6 +170,10 @@ type AuditEvent struct {
 	RequestID string    `json:"request_id,omitempty"`
 	Reason    string    `json:"reason,omitempty"`
 	Detail    string    `json:"detail,omitempty"`
+	// Count and FirstTime are set on a row that stands for several
+	// identical exchange denials (Count of them, from FirstTime to Time).
+	Count     int        `json:"count,omitempty"`
+	FirstTime *time.Time `json:"first_time,omitempty"`
 }
 
 // CreateAdminKeyRequest is the body of POST /v1/admin-keys.

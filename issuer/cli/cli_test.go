@@ -255,6 +255,12 @@ func TestExitCodes(t *testing.T) {
 		{"serve", "--issuer-url", "not a url"},
 		{"serve", "--inactive-token-days", "10"},
 		{"serve", "--inactive-token-days", "30", "--inactive-token-action", "archive"},
+		{"serve", "--throttle-burst", "-1"},
+		{"serve", "--throttle-refill", "0s"},
+		{"serve", "--throttle-keys", "10"},
+		{"serve", "--trusted-proxies", "10.0.0.0/8,envoy"},
+		{"serve", "--audit-denial-window", "100ms"},
+		{"serve", "--audit-retention", "-1h"},
 	}
 	for _, args := range usage {
 		r := e.run(args...)
@@ -324,5 +330,16 @@ func TestAdminKeysCommands(t *testing.T) {
 	e.ok(nil, "admin-keys", "revoke", k.ID)
 	if r := e.run("tokens", "list", "--admin-key", k.Key); r.code != ExitFailure {
 		t.Fatalf("revoked key still works: exit %d", r.code)
+	}
+}
+
+// TestServeDefaults: audit retention is finite by default, and throttling
+// is on.
+func TestServeDefaults(t *testing.T) {
+	f := (&app{}).serveCommand().Flags()
+	for flag, want := range map[string]string{"audit-retention": (400 * 24 * time.Hour).String(), "throttle-burst": "10", "throttle-refill": "6s"} {
+		if got := f.Lookup(flag).DefValue; got != want {
+			t.Errorf("--%s defaults to %s, want %s", flag, got, want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/keys"
 	"github.com/svcauth/svcauth/issuer/storage/sqlite"
+	"github.com/svcauth/svcauth/issuer/throttle"
 	"github.com/svcauth/svcauth/issuer/ui"
 )
 
@@ -40,7 +42,17 @@ type serveOptions struct {
 	inactiveAction   string
 	maintenanceEvery time.Duration
 	cacheTTL         time.Duration
+
+	throttleBurst  int
+	throttleRefill time.Duration
+	throttleKeys   int
+	trustedProxies []string
+	denialWindow   time.Duration
 }
+
+// DefaultAuditRetention keeps audit events for 400 days: a year and a
+// quarter covers a yearly audit, and the database stops growing.
+const DefaultAuditRetention = 400 * 24 * time.Hour
 
 func (a *app) serveCommand() *cobra.Command {
 	var o serveOptions
@@ -79,6 +91,15 @@ holds an admin key on the first start, that key is adopted instead.`,
 			if o.auditRetention < 0 {
 				return usagef("--audit-retention must not be negative")
 			}
+			if o.throttleBurst < 0 || o.throttleRefill <= 0 || o.throttleKeys < 1000 {
+				return usagef("--throttle-burst must not be negative (0 turns throttling off), --throttle-refill must be positive, --throttle-keys at least 1000")
+			}
+			if o.denialWindow < time.Second || o.denialWindow > time.Hour {
+				return usagef("--audit-denial-window must be between 1s and 1h")
+			}
+			if _, err := parseTrustedProxies(o.trustedProxies); err != nil {
+				return usagef("--trusted-proxies: %v", err)
+			}
 			if err := api.ValidateInactiveCleanup(o.inactiveDays, o.inactiveAction); err != nil {
 				return usagef("--inactive-token-days/--inactive-token-action: %v", err)
 			}
@@ -93,12 +114,34 @@ holds an admin key on the first start, that key is adopted instead.`,
 	f.StringVar(&o.adminKeyFile, "admin-key-file", "", "on first start, write the generated admin key to this file (0600)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.DurationVar(&o.flushEvery, "last-seen-flush", 10*time.Second, "how often tokens' last_seen_at is written")
-	f.DurationVar(&o.auditRetention, "audit-retention", 0, "delete audit events older than this (e.g. 2160h); 0 keeps them all")
+	f.DurationVar(&o.auditRetention, "audit-retention", DefaultAuditRetention, "delete audit events older than this (default 400 days); 0 keeps them all")
 	f.IntVar(&o.inactiveDays, "inactive-token-days", 0, "disable or delete tokens unused for this many days (30 to 365); 0 is off")
 	f.StringVar(&o.inactiveAction, "inactive-token-action", "disable", "what to do with inactive tokens: disable or delete")
 	f.DurationVar(&o.maintenanceEvery, "maintenance-interval", time.Hour, "how often audit retention and inactive-token clean-up run")
 	f.DurationVar(&o.cacheTTL, "cache-ttl", api.DefaultCacheTTL, "how long exchanges trust tokens and apps cached in memory; changes through this issuer apply at once, the TTL bounds how long another replica's changes take")
+	f.IntVar(&o.throttleBurst, "throttle-burst", throttle.DefaultBurst, "failed exchanges allowed at once per client id and per source before 429 too_many_failures; 0 turns throttling off")
+	f.DurationVar(&o.throttleRefill, "throttle-refill", throttle.DefaultRefill, "after the burst, one more failed exchange is allowed per key every this long")
+	f.IntVar(&o.throttleKeys, "throttle-keys", throttle.DefaultMaxKeys, "client ids and sources remembered by each failure limit (least recently failing forgotten first)")
+	f.StringSliceVar(&o.trustedProxies, "trusted-proxies", nil, "CIDRs of the peers (Envoys) whose forwarded client address exchanges are throttled by (default loopback and private ranges); from other peers, the peer is the source")
+	f.DurationVar(&o.denialWindow, "audit-denial-window", api.DefaultDenialWindow, "identical denied exchanges within this window are one audit row (with a count) and one log line")
 	return cmd
+}
+
+// parseTrustedProxies parses --trusted-proxies; none gives nil (the
+// default ranges).
+func parseTrustedProxies(cidrs []string) ([]netip.Prefix, error) {
+	if len(cidrs) == 0 {
+		return nil, nil
+	}
+	out := make([]netip.Prefix, 0, len(cidrs))
+	for _, c := range cidrs {
+		p, err := netip.ParsePrefix(strings.TrimSpace(c))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR (e.g. 10.0.0.0/8)", c)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func (a *app) serve(ctx context.Context, o serveOptions, level slog.Level) error {
@@ -168,7 +211,12 @@ func (a *app) serve(ctx context.Context, o serveOptions, level slog.Level) error
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := api.New(api.Config{Storage: store, Keys: kr, IssuerURL: issuerURL, Logger: log, Now: time.Now, Registry: reg, CacheTTL: o.cacheTTL})
+	trusted, _ := parseTrustedProxies(o.trustedProxies) // checked with the flags
+	srv, err := api.New(api.Config{Storage: store, Keys: kr, IssuerURL: issuerURL, Logger: log, Now: time.Now, Registry: reg, CacheTTL: o.cacheTTL,
+		Throttle:       throttle.Config{Burst: o.throttleBurst, Refill: o.throttleRefill, MaxKeys: o.throttleKeys},
+		ThrottleOff:    o.throttleBurst == 0,
+		TrustedProxies: trusted,
+		DenialWindow:   o.denialWindow})
 	if err != nil {
 		ln.Close()
 		return err

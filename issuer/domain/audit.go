@@ -40,6 +40,23 @@ type AuditEvent struct {
 	RequestID string
 	Reason    string
 	Detail    string // short human-readable note
+	// Count is how many identical events the row stands for (exchange
+	// denials are aggregated per window), FirstTime the first of them; Time
+	// is the last. Stored rows have Count >= 1 and FirstTime set.
+	Count     int
+	FirstTime time.Time
+}
+
+// Normalized is e as storage keeps it: Count at least 1, FirstTime set
+// (Time for a single event).
+func (e AuditEvent) Normalized() AuditEvent {
+	if e.Count < 1 {
+		e.Count = 1
+	}
+	if e.FirstTime.IsZero() {
+		e.FirstTime = e.Time
+	}
+	return e
 }
 
 // Actors that are not admin keys.

@@ -7,6 +7,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. They are the stable "error" field of every JSON error body;
@@ -19,6 +20,7 @@ const (
 	EConflict     = "conflict"               // duplicate name, object still in use
 	ETooLarge     = "payload_too_large"      // body over the limit
 	EMediaType    = "unsupported_media_type" // a body that is not declared application/json
+	ETooMany      = "too_many_requests"      // throttled: retry after the error's RetryAfter
 	EMethod       = "method_not_allowed"
 	EInternal     = "internal"    // anything else; details are logged, never returned
 	EUnavailable  = "unavailable" // a dependency (the database) is down
@@ -34,6 +36,9 @@ const (
 	ReasonMalformedCredentials = "malformed_credentials"
 	ReasonNoMatchingPolicy     = "no_matching_policy"
 	ReasonDeniedByPolicy       = "denied_by_policy"
+	// ReasonTooManyFailures: a 429, the client id or source failed too
+	// often; the attempt was not checked.
+	ReasonTooManyFailures = "too_many_failures"
 )
 
 // Error is the one error type of the issuer. Code decides the HTTP status,
@@ -43,6 +48,8 @@ type Error struct {
 	Code    string
 	Message string
 	Reason  string
+	// RetryAfter, on a 429, is how long the caller should wait.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -88,4 +95,13 @@ func ErrorReason(err error) string {
 		return e.Reason
 	}
 	return ""
+}
+
+// ErrorRetryAfter returns err's RetryAfter (a 429's), or 0.
+func ErrorRetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }

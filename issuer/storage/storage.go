@@ -31,6 +31,9 @@ type Storage interface {
 	Close() error
 	// Ping reports whether the backend can serve requests.
 	Ping(ctx context.Context) error
+	// SizeBytes is how much space the database takes (the metric
+	// svcauth_database_size_bytes: the audit log is what grows).
+	SizeBytes(ctx context.Context) (int64, error)
 
 	// CreateToken returns ErrAlreadyExists when the id, name or client id
 	// is taken, and ErrClientIDRetired when the client id belonged to a

@@ -1,6 +1,7 @@
 // Command svcauth-loadgen benchmarks the issuer's exchange endpoint over
 // loopback HTTP: throughput and latency percentiles at several numbers of
-// concurrent clients. See issuer/loadgen.
+// concurrent clients; `svcauth-loadgen abuse` what a flood of failed
+// exchanges costs (issuer/loadgen/abuse.go). See issuer/loadgen.
 package main
 
 import (
@@ -14,7 +15,12 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := loadgen.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	run := loadgen.Run
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "abuse" {
+		run, args = loadgen.RunAbuse, args[1:]
+	}
+	code := run(ctx, args, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }

@@ -52,6 +52,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"Revocations", testRevocations},
 		{"SecretGraceEnds", testSecretGraceEnds},
 		{"AppendAudits", testAppendAudits},
+		{"SizeBytesGrowsWithAudit", testSizeBytes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

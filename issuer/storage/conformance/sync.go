@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -257,6 +258,9 @@ func testAppendAudits(t *testing.T, s storage.Storage) {
 		{Time: at(0), Event: domain.EventSessionIssued, Actor: domain.ActorExchange, TokenID: "t1", TokenName: "ci", AppID: "a1", RequestID: "r1"},
 		{Time: at(0), Event: domain.EventSessionDenied, Actor: domain.ActorExchange, ClientID: "c2", AppID: "a1", Reason: "unknown_client"},
 		{Time: at(time.Second), Event: domain.EventSessionIssued, Actor: domain.ActorExchange, TokenID: "t1", TokenName: "ci", AppID: "a1", Detail: "jti x"},
+		// An aggregated denial: 40 of them from a minute before to now.
+		{Time: at(2 * time.Second), Event: domain.EventSessionDenied, Actor: domain.ActorExchange, ClientID: "c3", AppID: "a1", Reason: "invalid_secret",
+			SourceIP: "192.0.2.1", Count: 40, FirstTime: at(-time.Minute)},
 	}
 	mustNil(t, s.AppendAudits(ctx, batch), "append batch")
 	bad := []domain.AuditEvent{batch[0], {Event: domain.EventSessionIssued}}
@@ -272,11 +276,31 @@ func testAppendAudits(t *testing.T, s storage.Storage) {
 		t.Fatalf("%d events stored, want %d (a refused batch stores nothing)", len(got), len(batch))
 	}
 	for i := range got {
-		e := batch[len(batch)-1-i]
+		e := batch[len(batch)-1-i].Normalized() // count 1 and first time = time for single events
 		e.ID = got[i].ID
 		mustEqual(t, got[i], e, "event (newest first)")
 		if i > 0 && got[i].ID >= got[i-1].ID {
 			t.Fatalf("ids not in append order: %d then %d", got[i-1].ID, got[i].ID)
 		}
+	}
+}
+
+func testSizeBytes(t *testing.T, s storage.Storage) {
+	ctx := context.Background()
+	before, err := s.SizeBytes(ctx)
+	mustNil(t, err, "size")
+	if before <= 0 {
+		t.Fatalf("size of a migrated database %d, want > 0", before)
+	}
+	batch := make([]domain.AuditEvent, 5000)
+	for i := range batch {
+		batch[i] = domain.AuditEvent{Time: at(time.Duration(i)), Event: domain.EventSessionIssued, Actor: domain.ActorExchange,
+			TokenID: "t1", TokenName: "ci", AppID: "a1", Detail: strings.Repeat("x", 100)}
+	}
+	mustNil(t, s.AppendAudits(ctx, batch), "append")
+	after, err := s.SizeBytes(ctx)
+	mustNil(t, err, "size after")
+	if after < before+5000*100 {
+		t.Fatalf("size %d after 5000 rows of 100+ bytes, was %d: want it to grow by at least 500 kB", after, before)
 	}
 }

@@ -10,7 +10,7 @@ import (
 )
 
 const auditColumns = `id, time, event, actor, token_id, token_name, client_id, app_id, app_name, policy_id,
-	source_ip, request_id, reason, detail`
+	source_ip, request_id, reason, detail, count, first_time`
 
 // AppendAudit implements storage.Storage.
 func (d *DB) AppendAudit(ctx context.Context, e domain.AuditEvent) (domain.AuditEvent, error) {
@@ -20,18 +20,19 @@ func (d *DB) AppendAudit(ctx context.Context, e domain.AuditEvent) (domain.Audit
 	if e.Event == "" {
 		return domain.AuditEvent{}, errors.New("sqlite: audit event without a name")
 	}
+	e = e.Normalized()
 	res, err := d.db.ExecContext(ctx, `INSERT INTO audit_events (time, event, actor, token_id, token_name, client_id,
-		app_id, app_name, policy_id, source_ip, request_id, reason, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		app_id, app_name, policy_id, source_ip, request_id, reason, detail, count, first_time)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		toNS(e.Time), e.Event, e.Actor, e.TokenID, e.TokenName, e.ClientID, e.AppID, e.AppName, e.PolicyID,
-		e.SourceIP, e.RequestID, e.Reason, e.Detail)
+		e.SourceIP, e.RequestID, e.Reason, e.Detail, e.Count, toNS(e.FirstTime))
 	if err != nil {
 		return domain.AuditEvent{}, mapErr(err)
 	}
 	if e.ID, err = res.LastInsertId(); err != nil {
 		return domain.AuditEvent{}, mapErr(err)
 	}
-	e.Time = fromNS(toNS(e.Time))
+	e.Time, e.FirstTime = fromNS(toNS(e.Time)), fromNS(toNS(e.FirstTime))
 	return e, nil
 }
 
@@ -67,14 +68,14 @@ func (d *DB) ListAudit(ctx context.Context, f storage.AuditFilter) ([]domain.Aud
 	out := []domain.AuditEvent{}
 	for rows.Next() {
 		var (
-			e  domain.AuditEvent
-			ns int64
+			e           domain.AuditEvent
+			ns, firstNS int64
 		)
 		if err := rows.Scan(&e.ID, &ns, &e.Event, &e.Actor, &e.TokenID, &e.TokenName, &e.ClientID, &e.AppID,
-			&e.AppName, &e.PolicyID, &e.SourceIP, &e.RequestID, &e.Reason, &e.Detail); err != nil {
+			&e.AppName, &e.PolicyID, &e.SourceIP, &e.RequestID, &e.Reason, &e.Detail, &e.Count, &firstNS); err != nil {
 			return nil, mapErr(err)
 		}
-		e.Time = fromNS(ns)
+		e.Time, e.FirstTime = fromNS(ns), fromNS(firstNS)
 		out = append(out, e)
 	}
 	return out, mapErr(rows.Err())

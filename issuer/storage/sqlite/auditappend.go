@@ -100,8 +100,15 @@ func appendAudits(ctx context.Context, dc any, events []domain.AuditEvent) (err 
 // appendAuditArgs appends the parameters of e's row, in auditInsert's
 // column order.
 func appendAuditArgs(args []driver.NamedValue, e *domain.AuditEvent) []driver.NamedValue {
+	count, first := int64(1), toNS(e.Time)
+	if e.Count > 1 {
+		count = int64(e.Count)
+	}
+	if !e.FirstTime.IsZero() {
+		first = toNS(e.FirstTime)
+	}
 	for _, v := range [auditColumnsPerRow]driver.Value{toNS(e.Time), e.Event, e.Actor, e.TokenID, e.TokenName, e.ClientID,
-		e.AppID, e.AppName, e.PolicyID, e.SourceIP, e.RequestID, e.Reason, e.Detail} {
+		e.AppID, e.AppName, e.PolicyID, e.SourceIP, e.RequestID, e.Reason, e.Detail, count, first} {
 		args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
 	}
 	return args
@@ -129,7 +136,7 @@ func execOnce(ctx context.Context, c auditConn, query string, args []driver.Name
 // auditColumnsPerRow parameters (SQLite allows 32766 per statement).
 const (
 	auditRowsPerInsert = 100
-	auditColumnsPerRow = 13
+	auditColumnsPerRow = 15
 )
 
 var auditInserts sync.Map // rows → statement text
@@ -149,12 +156,12 @@ func auditInsert(rows int) string {
 	}
 	var b strings.Builder
 	b.WriteString(`INSERT OR ROLLBACK INTO audit_events (time, event, actor, token_id, token_name, client_id,
-		app_id, app_name, policy_id, source_ip, request_id, reason, detail) VALUES `)
+		app_id, app_name, policy_id, source_ip, request_id, reason, detail, count, first_time) VALUES `)
 	for i := 0; i < rows; i++ {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	}
 	q := b.String()
 	auditInserts.Store(rows, q)

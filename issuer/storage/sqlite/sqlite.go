@@ -72,6 +72,19 @@ func (d *DB) Ping(ctx context.Context) error {
 	return d.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
+// SizeBytes implements storage.Storage: the pages of the database file in
+// use or free (what the file holds once the write-ahead log is merged).
+func (d *DB) SizeBytes(ctx context.Context) (int64, error) {
+	var pages, size int64
+	if err := d.db.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
+		return 0, mapErr(err)
+	}
+	if err := d.db.QueryRowContext(ctx, "PRAGMA page_size").Scan(&size); err != nil {
+		return 0, mapErr(err)
+	}
+	return pages * size, nil
+}
+
 // migrate applies every embedded migration not yet recorded, in name order,
 // each in its own transaction together with its record.
 func (d *DB) migrate(ctx context.Context) error {
