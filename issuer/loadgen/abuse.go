@@ -41,6 +41,9 @@ type AbuseOptions struct {
 // AbuseResult is what an abuse run measured.
 type AbuseResult struct {
 	QuietP99, AttackP99   time.Duration
+	// OneSourceP99 and ManySourceP99: the legitimate client's p99 during
+	// each attack.
+	OneSourceP99, ManySourceP99 time.Duration
 	LegitOK, LegitTotal   int
 	OneSource, ManySource map[int]int // attack answers by status
 	AttackSeconds         float64
@@ -79,9 +82,9 @@ func RunAbuse(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		o.Attempts, o.Attempts, o.AttackConns, r.AttackSeconds)
 	fmt.Fprintf(stdout, "  one source:    %s\n", statusCounts(r.OneSource))
 	fmt.Fprintf(stdout, "  many sources:  %s\n", statusCounts(r.ManySource))
-	fmt.Fprintf(stdout, "legitimate client at %d/s: %d of %d succeeded (%.2f %%); p99 quiet %s, under attack %s (%.2f×)\n",
+	fmt.Fprintf(stdout, "legitimate client at %d/s: %d of %d succeeded (%.2f %%); p99 quiet %s, under attack %s (%.2f×: %s during the one-source attack, %s during the many-source one)\n",
 		o.Rate, r.LegitOK, r.LegitTotal, 100*float64(r.LegitOK)/float64(max(r.LegitTotal, 1)), ms(r.QuietP99), ms(r.AttackP99),
-		float64(r.AttackP99)/float64(max(r.QuietP99, 1)))
+		float64(r.AttackP99)/float64(max(r.QuietP99, 1)), ms(r.OneSourceP99), ms(r.ManySourceP99))
 	fmt.Fprintf(stdout, "written during the attacks: %d denial rows standing for %d denials, %d session rows, %d bytes of log\n",
 		r.DeniedRows, r.Denials, r.IssuedRows, r.LogBytes)
 	code := 0
@@ -196,6 +199,12 @@ func Abuse(ctx context.Context, o AbuseOptions) (AbuseResult, error) {
 			}
 		}
 	}()
+	// peek returns a copy of the latencies so far.
+	peek := func() []time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(lat)
+	}
 	// take returns and resets the legitimate client's counts so far.
 	take := func() ([]time.Duration, int, int) {
 		mu.Lock()
@@ -211,7 +220,9 @@ func Abuse(ctx context.Context, o AbuseOptions) (AbuseResult, error) {
 	log0 := fileSize(logPath)
 	attackStart := time.Now().UTC()
 	r := AbuseResult{}
+	var during1, during2 []time.Duration
 	if r.OneSource, err = attack(ctx, host, oneSource, o.AttackConns); err == nil {
+		during1 = peek()
 		r.ManySource, err = attack(ctx, host, manySources, o.AttackConns)
 	}
 	r.AttackSeconds = time.Since(attackStart).Seconds()
@@ -224,12 +235,14 @@ func Abuse(ctx context.Context, o AbuseOptions) (AbuseResult, error) {
 		return r, fmt.Errorf("legitimate client: %w", legitErr)
 	}
 	under, lok, lall := take()
+	during2 = under[len(during1):]
 	r.LegitOK, r.LegitTotal = lok, lall
-	r.QuietP99, r.AttackP99 = p99(quiet), p99(under)
+	r.QuietP99, r.AttackP99 = p99(quiet), p99(slices.Clone(under))
+	r.OneSourceP99, r.ManySourceP99 = p99(during1), p99(during2)
 
 	// Listing the audit log ends the aggregation window: every row of the
 	// attacks is written before it is counted.
-	since := attackStart.Add(-time.Second).Format(time.RFC3339)
+	since := attackStart.Format(time.RFC3339Nano)
 	denied, err := auditRows(ctx, admin, domain.EventSessionDenied, since)
 	if err != nil {
 		return r, err
