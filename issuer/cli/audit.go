@@ -78,7 +78,11 @@ One page at a time: when more events match, the command says on stderr which
 				if app == "" {
 					app = e.AppID
 				}
-				return []string{fmtTime(&e.Time), e.Event, orDash(e.Actor), orDash(token), orDash(app), orDash(e.Reason), orDash(e.SourceIP)}
+				event := e.Event
+				if e.Count > 1 { // an aggregated denial: how many, up to TIME
+					event += " ×" + strconv.Itoa(e.Count)
+				}
+				return []string{fmtTime(&e.Time), event, orDash(e.Actor), orDash(token), orDash(app), orDash(e.Reason), orDash(e.SourceIP)}
 			})
 		},
 	}

@@ -638,3 +638,21 @@ func TestStaticAndHeaders(t *testing.T) {
 		t.Error("the login page loads something from another origin")
 	}
 }
+
+// TestAuditPageShowsAggregatedDenials: a row standing for several
+// identical denials says how many, and since when.
+func TestAuditPageShowsAggregatedDenials(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	b.login(h.adminKey)
+	var app apiv1.App
+	h.apiCall("POST", "/v1/apps", apiv1.CreateAppRequest{Name: "billing", Domains: []string{"billing.internal"}}, &app)
+	for range 7 {
+		h.apiCall("POST", "/v1/exchange", apiv1.ExchangeRequest{ClientID: "nope", ClientSecret: "nope", AUD: app.AUD}, nil)
+	}
+	p := b.get("/ui/audit?event=session.denied")
+	expect(t, p, http.StatusOK)
+	if n := strings.Count(p.Body, `data-event="session.denied"`); n != 1 || !strings.Contains(p.Body, "×7 since") {
+		t.Fatalf("%d denial rows, want one marked ×7:\n%s", n, p.Body)
+	}
+}
