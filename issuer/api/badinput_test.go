@@ -227,6 +227,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"exchange: oversize body", request{method: "POST", path: "/v1/exchange", key: ptr(""), body: big("client_secret")}, 413, "payload_too_large", ""},
 		{"exchange: malformed JSON", request{method: "POST", path: "/v1/exchange", key: ptr(""), body: `{"client_id":`}, 400, "bad_request", "JSON"},
 		{"exchange: bad aud", request{method: "POST", path: "/v1/exchange", key: ptr(""), body: `{"client_id":"a","client_secret":"b","aud":"billing"}`}, 400, "bad_request", "aud"},
+		{"exchange: duplicate member", request{method: "POST", path: "/v1/exchange", key: ptr(""), body: `{"client_id":"a","client_id":"b","client_secret":"b","aud":"` + app.AUD + `"}`}, 400, "bad_request", `duplicate member "client_id" at byte 17`},
+		{"exchange: invalid UTF-8", request{method: "POST", path: "/v1/exchange", key: ptr(""), body: "{\"client_id\":\"\xff\"}"}, 400, "bad_request", "not valid UTF-8 at byte 14"},
+		{"exchange: null body", request{method: "POST", path: "/v1/exchange", key: ptr(""), body: `null`}, 400, "bad_request", "must be a JSON object"},
 		{"exchange: unknown aud", request{method: "POST", path: "/v1/exchange", key: ptr(""), body: `{"client_id":"a","client_secret":"b","aud":"` + domain.NewAUD() + `"}`}, 404, "not_found", "application"},
 
 		// Routing.
