@@ -114,7 +114,7 @@ holds an admin key on the first start, that key is adopted instead.`,
 	f.StringVar(&o.adminKeyFile, "admin-key-file", "", "on first start, write the generated admin key to this file (0600)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.DurationVar(&o.flushEvery, "last-seen-flush", 10*time.Second, "how often tokens' last_seen_at is written")
-	f.DurationVar(&o.auditRetention, "audit-retention", DefaultAuditRetention, "delete audit events older than this (default 400 days); 0 keeps them all")
+	f.DurationVar(&o.auditRetention, "audit-retention", DefaultAuditRetention, "delete audit events older than this (400 days); 0 keeps them all")
 	f.IntVar(&o.inactiveDays, "inactive-token-days", 0, "disable or delete tokens unused for this many days (30 to 365); 0 is off")
 	f.StringVar(&o.inactiveAction, "inactive-token-action", "disable", "what to do with inactive tokens: disable or delete")
 	f.DurationVar(&o.maintenanceEvery, "maintenance-interval", time.Hour, "how often audit retention and inactive-token clean-up run")

@@ -40,16 +40,16 @@ type AbuseOptions struct {
 
 // AbuseResult is what an abuse run measured.
 type AbuseResult struct {
-	QuietP99, AttackP99   time.Duration
+	QuietP99, AttackP99 time.Duration
 	// OneSourceP99 and ManySourceP99: the legitimate client's p99 during
 	// each attack.
 	OneSourceP99, ManySourceP99 time.Duration
-	LegitOK, LegitTotal   int
-	OneSource, ManySource map[int]int // attack answers by status
-	AttackSeconds         float64
-	DeniedRows, Denials   int   // rows, and the denials they stand for
-	IssuedRows            int   // legitimate sessions during the attacks
-	LogBytes              int64 // issuer log written during the attacks
+	LegitOK, LegitTotal         int
+	OneSource, ManySource       map[int]int // attack answers by status
+	AttackSeconds               float64
+	DeniedRows, Denials         int   // rows, and the denials they stand for
+	IssuedRows                  int   // legitimate sessions during the attacks
+	LogBytes                    int64 // issuer log written during the attacks
 }
 
 // RunAbuse is the abuse benchmark's command line (svcauth-loadgen abuse).
