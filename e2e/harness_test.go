@@ -137,16 +137,22 @@ func (e *env) credentials() map[string]string {
 // exchanges reads svcauth_exchanges_total{result=...} from the issuer's /metrics.
 func (e *env) exchanges(t *testing.T, result string) int {
 	t.Helper()
+	return e.metric(t, `svcauth_exchanges_total{result="`+result+`"}`)
+}
+
+// metric returns the issuer's value of one series (name{labels}), 0 when
+// the issuer has not exported it.
+func (e *env) metric(t *testing.T, series string) int {
+	t.Helper()
 	resp, err := http.Get(e.issuer.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	want := `svcauth_exchanges_total{result="` + result + `"}`
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if line := sc.Text(); strings.HasPrefix(line, want+" ") {
-			n, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, want)), 64)
+		if line := sc.Text(); strings.HasPrefix(line, series+" ") {
+			n, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, series)), 64)
 			if err != nil {
 				t.Fatalf("bad metric line %q", line)
 			}

@@ -109,8 +109,10 @@ func sourceIP() string {
 }
 
 // onExchangeResponse maps the issuer's answer to the end of the request:
-// 200 with a session that verifies → resume; 401/403 → the same status
-// locally; anything else, including no answer at all → 503.
+// 200 with a session that verifies → resume; 401/403/429 → the same status
+// locally; anything else, including no answer at all → 503. Only a 200 is
+// remembered: a refusal, throttling included, is asked again next time, so a
+// client that waits out its Retry-After is not refused from a cache.
 func (h *httpContext) onExchangeResponse(numHeaders, bodySize, _ int) {
 	if now, ok := h.p.clock.nowMS(); ok && h.sentAtMS > 0 && h.p.stats.defined {
 		proxywasm.MetricHistogram(h.p.stats.exchangeLat).Record(uint64(max(now-h.sentAtMS, 0)))
@@ -124,12 +126,14 @@ func (h *httpContext) onExchangeResponse(numHeaders, bodySize, _ int) {
 		h.reply(503, reasonIssuerUnreachable)
 		return
 	}
-	status := ""
+	status, retryAfter := "", ""
 	if hs, err := proxywasm.GetHttpCallResponseHeaders(); err == nil {
 		for _, kv := range hs {
-			if kv[0] == ":status" {
+			switch kv[0] {
+			case ":status":
 				status = kv[1]
-				break
+			case "retry-after":
+				retryAfter = kv[1]
 			}
 		}
 	}
@@ -144,6 +148,8 @@ func (h *httpContext) onExchangeResponse(numHeaders, bodySize, _ int) {
 		h.reply(401, issuerReason(body, reasonUnauthorized))
 	case "403":
 		h.reply(403, issuerReason(body, reasonForbidden))
+	case "429":
+		h.replyThrottled(issuerReason(body, reasonTooMany), saneRetryAfter(retryAfter))
 	case "404":
 		proxywasm.LogError("svcauth: the issuer does not know audience " + h.p.cfg.Audience +
 			" (404): was the application deleted, or is this configuration stale?")
@@ -194,6 +200,44 @@ func (h *httpContext) acceptSession(body []byte) {
 	if err := proxywasm.ResumeHttpRequest(); err != nil {
 		proxywasm.LogError("svcauth: cannot resume the request: " + err.Error())
 	}
+}
+
+// Bounds of the Retry-After the filter passes on. The issuer's own is a few
+// seconds; a missing, malformed (an HTTP date included: the issuer never
+// sends one) or absurd value must neither tell clients to retry at once nor
+// to stay away for hours.
+const (
+	defaultRetryAfter = "10"
+	maxRetryAfter     = 3600
+)
+
+// saneRetryAfter returns the issuer's Retry-After when it is whole seconds
+// from 1 to maxRetryAfter, maxRetryAfter when it is larger, and
+// defaultRetryAfter otherwise.
+func saneRetryAfter(v string) string {
+	if !isDigits(v) {
+		return defaultRetryAfter
+	}
+	v = strings.TrimLeft(v, "0")
+	switch {
+	case v == "":
+		return defaultRetryAfter // zero: "retry at once" is what throttling must not say
+	case len(v) > 4:
+		return strconv.Itoa(maxRetryAfter)
+	}
+	if n, _ := strconv.Atoi(v); n > maxRetryAfter {
+		return strconv.Itoa(maxRetryAfter)
+	}
+	return v
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // issuerReason returns the issuer's reason code when it has the shape of one

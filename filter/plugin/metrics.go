@@ -35,6 +35,7 @@ var outcomeNames = [numOutcomes]string{
 const (
 	metricUnauthorizedPrefix = "svcauth.requests.unauthorized." // + reason
 	metricUnavailablePrefix  = "svcauth.requests.unavailable."  // + reason
+	metricThrottledPrefix    = "svcauth.requests.throttled."    // + reason
 	metricSyncOK             = "svcauth.sync.ok"
 	metricSyncNotModified    = "svcauth.sync.not_modified"
 	metricSyncFailed         = "svcauth.sync.failed"
@@ -104,11 +105,11 @@ func (s *stats) count(outcome int) { s.outcomes[outcome]++ }
 // reasonKey names a refusal counter: a struct rather than a joined string,
 // so that counting a refusal allocates nothing.
 type reasonKey struct {
-	status uint32 // 401 or 503
+	status uint32 // 401, 429 or 503
 	reason string
 }
 
-// refused counts a local reply of status (401 or 503) with reason.
+// refused counts a local reply of status (401, 403, 429 or 503) with reason.
 func (s *stats) refused(status uint32, reason string) {
 	if !s.defined {
 		return
@@ -117,7 +118,7 @@ func (s *stats) refused(status uint32, reason string) {
 		s.outcomes[outForbidden]++
 		return
 	}
-	if status != 401 {
+	if status != 401 && status != 429 {
 		status = 503
 	}
 	key := reasonKey{status, reason}
@@ -133,8 +134,11 @@ func (s *stats) refused(status uint32, reason string) {
 		}
 	}
 	prefix := metricUnauthorizedPrefix
-	if status == 503 {
+	switch status {
+	case 503:
 		prefix = metricUnavailablePrefix
+	case 429:
+		prefix = metricThrottledPrefix
 	}
 	s.reasons[key] = &reasonCount{id: proxywasm.DefineCounterMetric(prefix + key.reason), pending: 1}
 }

@@ -14,8 +14,9 @@ const (
 	reasonConflicting = "conflicting_credentials"
 	reasonMalformed   = "malformed_credentials"
 
-	reasonUnauthorized = "unauthorized" // the issuer said 401 without a usable reason
-	reasonForbidden    = "forbidden"    // the issuer said 403 without a usable reason
+	reasonUnauthorized = "unauthorized"      // the issuer said 401 without a usable reason
+	reasonForbidden    = "forbidden"         // the issuer said 403 without a usable reason
+	reasonTooMany      = "too_many_failures" // the issuer said 429 without a usable reason
 
 	reasonIssuerUnreachable = "issuer_unreachable"  // dispatch failed, timeout, reset
 	reasonIssuerBadResponse = "issuer_bad_response" // unexpected status or body, token that does not verify
@@ -33,6 +34,17 @@ var replyHeaders = [][2]string{
 // reason is always a [a-z_] code, never client input. The returned action is
 // what a request-headers callback must return; callout callbacks ignore it.
 func (h *httpContext) reply(status uint32, reason string) types.Action {
+	return h.replyWith(status, reason, replyHeaders)
+}
+
+// replyThrottled answers 429: the issuer refused the exchange because its
+// client id or source failed too often. retryAfter is a sane delay in
+// seconds (see saneRetryAfter).
+func (h *httpContext) replyThrottled(reason, retryAfter string) {
+	h.replyWith(429, reason, [][2]string{replyHeaders[0], replyHeaders[1], {"retry-after", retryAfter}})
+}
+
+func (h *httpContext) replyWith(status uint32, reason string, headers [][2]string) types.Action {
 	h.held = true
 	h.p.stats.refused(status, reason)
 	var code string
@@ -41,6 +53,8 @@ func (h *httpContext) reply(status uint32, reason string) types.Action {
 		code = "unauthorized"
 	case 403:
 		code = "forbidden"
+	case 429:
+		code = "too_many_requests"
 	default:
 		code = "unavailable"
 	}
@@ -50,7 +64,7 @@ func (h *httpContext) reply(status uint32, reason string) types.Action {
 	body = append(body, `","reason":"`...)
 	body = append(body, reason...)
 	body = append(body, `"}`...)
-	if err := proxywasm.SendHttpResponse(status, replyHeaders, body, -1); err != nil {
+	if err := proxywasm.SendHttpResponse(status, headers, body, -1); err != nil {
 		proxywasm.LogError("svcauth: cannot send the local reply: " + err.Error())
 	}
 	return types.ActionPause

@@ -313,7 +313,7 @@ func wantLocalReply(t *testing.T, host proxytest.HostEmulator, id uint32, status
 	if r == nil {
 		t.Fatalf("no local reply (action %v)", host.GetCurrentHttpStreamAction(id))
 	}
-	errCode := map[uint32]string{401: "unauthorized", 403: "forbidden", 503: "unavailable"}[status]
+	errCode := map[uint32]string{401: "unauthorized", 403: "forbidden", 429: "too_many_requests", 503: "unavailable"}[status]
 	want := `{"error":"` + errCode + `","reason":"` + reason + `"}`
 	if r.StatusCode != status || string(r.Data) != want {
 		t.Fatalf("local reply %d %s, want %d %s", r.StatusCode, r.Data, status, want)
