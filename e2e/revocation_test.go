@@ -147,7 +147,7 @@ func syncUntilRevoked(t *testing.T, e *env, proxy *stack.DevProxy, jwt string, s
 // revoke-sessions, tokens disable: each through the admin API, which the CLI
 // calls) to the first request with a previously valid cookie answered 401,
 // over several repetitions at random phases of the sync period. Each must be
-// below sync period + 1 s (README "Revocation latency"; issue 4).
+// below sync period + 1 s (docs/operations.md, "Revocation latency").
 func TestRevocationLatency(t *testing.T) {
 	e := newEnv(t)
 	proxy := e.startSyncProxy(t)

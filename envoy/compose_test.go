@@ -50,7 +50,7 @@ func TestComposeFiles(t *testing.T) {
 			t.Fatalf("%s: envoy image %q is not pinned to envoyproxy/envoy:v1.X.Y", name, envoy.Image)
 		}
 		if minor, _ := strconv.Atoi(m[1]); minor < 39 {
-			t.Errorf("%s: Envoy 1.%d < 1.39 (poll_oneoff aborts Go plugins; see README)", name, minor)
+			t.Errorf("%s: Envoy 1.%d < 1.39 (poll_oneoff aborts Go plugins; see docs/envoy.md)", name, minor)
 		}
 		images[envoy.Image] = true
 		mountsWasm := false

@@ -152,7 +152,7 @@ func (c *exactCache[K, V]) clear() { *c = newExactCache[K, V](c.max) }
 // hash. SipHash is a keyed PRF: without the key nobody can find a secret that
 // collides with another, and a random wrong secret matches with probability
 // 2^-128. Inside wasm it costs well under a microsecond for a svcauth secret,
-// against several for HMAC-SHA-256 (measured: README "Performance").
+// against several for HMAC-SHA-256 (measured: docs/performance.md).
 type credKey struct {
 	id     string
 	h0, h1 uint64
@@ -181,7 +181,7 @@ type credEntry struct {
 // level is in shared data, see credshare.go). The slot is the first half of
 // the secret's 128-bit hash: a uint64 key takes the runtime's fast map path,
 // while an array key is hashed by the generic one (about 0.7 µs of a cached
-// header pair inside wasm, README "Performance"). An entry is
+// header pair inside wasm, docs/performance.md). An entry is
 // found only under its own client id (the exact text) and second half.
 type credentialCache struct {
 	exactCache[uint64, credSlot]

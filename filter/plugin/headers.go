@@ -8,7 +8,7 @@ import "unsafe"
 // followed by a NUL. The strings point into b, which must not change while
 // they are used: reading them in place, rather than through the SDK's list
 // of pairs, saves an allocation and a copy of every header on every request
-// (README "Performance"). A malformed buffer stops the scan where it stops
+// (docs/performance.md). A malformed buffer stops the scan where it stops
 // making sense and ok is false: the request is refused (readRequest), as a
 // scan that stopped early may have missed a header that must be stripped.
 func (r *requestHeaders) scanSerialized(b []byte, c *Config) (ok bool) {

@@ -5,7 +5,7 @@ import (
 )
 
 // Filter metrics (proxy-wasm metrics; Envoy shows them under the wasmcustom.
-// prefix). Names are listed in README "Filter metrics".
+// prefix). Names are listed in docs/operations.md ("Filter").
 //
 // Request outcomes are counted in the VM's own memory and added to the
 // host's counters on every tick (so at most one sync period late): the

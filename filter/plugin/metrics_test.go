@@ -15,7 +15,7 @@ import (
 	"github.com/svcauth/svcauth/filter/session"
 )
 
-// The README's filter metrics that the other tests do not read.
+// The filter metrics of docs/operations.md that the other tests do not read.
 
 func wantCounter(t *testing.T, host proxytest.HostEmulator, name string, want uint64) {
 	t.Helper()

@@ -21,7 +21,7 @@ import (
 // one read of the whole map costs less inside wasm than the three or four
 // single-header reads that stripping and the duplicate checks need), one
 // reading of the clock, and the one that sets the assertion (plus, for a
-// header pair, the removal of the secret). README "Performance" has the
+// header pair, the removal of the secret). docs/performance.md has the
 // measurements.
 func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	p := h.p

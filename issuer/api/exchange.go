@@ -43,7 +43,7 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) {
 }
 
 // exchangeBody is the exchange of a body already read (by net/http or
-// fasthttp, see fasthttp.go) from the connection's peer: parse, then
+// fasthttp, see httpserver.go) from the connection's peer: parse, then
 // doExchange, which appends the answer to answer.
 func (s *Server) exchangeBody(ctx context.Context, body, answer []byte, peer netip.Addr) ([]byte, error) {
 	if int64(len(body)) > s.maxBody {

@@ -1,6 +1,21 @@
 // Package api is the issuer's HTTP API: admin endpoints for service tokens,
 // applications, policies and the audit log, the exchange endpoint the
 // filter calls, health checks and metrics.
+//
+// One server, two ways in (docs/architecture.md has the diagram):
+//
+//	fasthttp listener (httpserver.go: HTTPServer)
+//	  ├─ POST /v1/exchange → serveExchange: parsed and answered without
+//	  │    reflection (exchangecodec.go), checked by doExchange (exchange.go)
+//	  │    against the in-memory state of exchangestate.go and cache.go,
+//	  │    throttled by exchangeguard.go, audited by auditwriter.go/denials.go
+//	  └─ everything else → serveNetHTTP (nethttpbridge.go) → the caller's
+//	       net/http handler: serve's mux of the dashboard and this Server,
+//	       whose ServeHTTP routes the admin API, filter sync, /metrics and
+//	       health checks (middleware.go wraps each route)
+//
+// Server.ServeHTTP alone is a complete net/http server too, the exchange
+// included (handleExchange in exchange.go); the tests run against both.
 package api
 
 import (
@@ -21,7 +36,7 @@ import (
 )
 
 // exchangeRoute is the route of the exchange, the one endpoint called at
-// high rates (see fasthttp.go).
+// high rates (see httpserver.go).
 const exchangeRoute = http.MethodPost + " " + exchangePath
 
 // DefaultMaxBodyBytes bounds request bodies.
@@ -145,7 +160,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = m
-	if err := s.startFastPath(cfg); err != nil {
+	if err := s.startExchangeState(cfg); err != nil {
 		return nil, err
 	}
 	s.routes()

@@ -31,7 +31,7 @@ func tuneRuntime() {
 // the exchanges queue behind it; with two, the kernel time-slices the
 // threads much more finely. Measured with svcauth-loadgen at 64 clients on
 // the 2-core development machine: p99 about 20 ms with 2 Ps, 12.6-15 ms
-// with 3 to 8, at equal or higher throughput (README "Performance").
+// with 3 to 8, at equal or higher throughput (docs/performance.md).
 //
 // Under a CPU quota (a container limit: Go's default is then below the
 // CPUs it may run on) more Ps than the quota would let the process burst

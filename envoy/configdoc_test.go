@@ -12,29 +12,29 @@ import (
 	"github.com/svcauth/svcauth/filter/plugin"
 )
 
-// TestReadmeConfigurationReference keeps README's "Configuration reference"
-// true: its example is accepted by the filter's parser, and the table and the
-// example name the same fields.
-func TestReadmeConfigurationReference(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+// TestFilterConfigurationDocumented keeps docs/configuration.md's "Filter
+// configuration" true: its example is accepted by the filter's parser, and
+// the table and the example name the same fields.
+func TestFilterConfigurationDocumented(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "configuration.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme := string(b)
-	start := strings.Index(readme, "\n## Configuration reference")
+	doc := string(b)
+	start := strings.Index(doc, "\n## Filter configuration")
 	if start < 0 {
-		t.Fatal(`README has no "## Configuration reference" section`)
+		t.Fatal(`docs/configuration.md has no "## Filter configuration" section`)
 	}
-	section := readme[start+1:]
+	section := doc[start+1:]
 	if end := strings.Index(section, "\n## "); end >= 0 {
 		section = section[:end]
 	}
 	m := regexp.MustCompile("(?s)```json\n(.*?)```").FindStringSubmatch(section)
 	if m == nil {
-		t.Fatal("no JSON example in the Configuration reference")
+		t.Fatal("no JSON example in the Filter configuration section")
 	}
 	if _, err := plugin.ParseConfig([]byte(m[1])); err != nil {
-		t.Fatalf("the filter refuses README's example: %v", err)
+		t.Fatalf("the filter refuses the documented example: %v", err)
 	}
 
 	var example map[string]any

@@ -29,7 +29,11 @@ const (
 	syncError        = "error"
 )
 
-func (s *Server) startFastPath(cfg Config) error {
+// startExchangeState builds what the exchange keeps between requests so that
+// a warm exchange reads and writes nothing in the database: the token and
+// application caches, the filter sync answers, the background audit writer
+// with its denial aggregator, the failure throttle, and their metrics.
+func (s *Server) startExchangeState(cfg Config) error {
 	m := &fastMetrics{
 		cacheLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "svcauth_exchange_cache_lookups_total",

@@ -21,7 +21,7 @@ import (
 // header maps) cost about 30 µs of CPU per exchange on the 2-core
 // development machine, a third of the issuer's CPU per exchange, and with the
 // load generator on the same cores that decided the exchange's p99 at 64
-// clients (README "Performance"). POST /v1/exchange, the one endpoint called
+// clients (docs/performance.md). POST /v1/exchange, the one endpoint called
 // at high rates, is served by serveExchange below, with the same middleware
 // steps (request id, latency metric, log line, panic guard); every other
 // route goes to the net/http handlers unchanged (serveNetHTTP), as their
