@@ -2,13 +2,12 @@ package envoy_test
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
 
+	"github.com/svcauth/svcauth/docs"
 	"github.com/svcauth/svcauth/filter/plugin"
 )
 
@@ -16,18 +15,9 @@ import (
 // configuration" true: its example is accepted by the filter's parser, and
 // the table and the example name the same fields.
 func TestFilterConfigurationDocumented(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "configuration.md"))
+	section, err := docs.Section(filepath.Join(repoRoot(t), "docs", "configuration.md"), "Filter configuration")
 	if err != nil {
 		t.Fatal(err)
-	}
-	doc := string(b)
-	start := strings.Index(doc, "\n## Filter configuration")
-	if start < 0 {
-		t.Fatal(`docs/configuration.md has no "## Filter configuration" section`)
-	}
-	section := doc[start+1:]
-	if end := strings.Index(section, "\n## "); end >= 0 {
-		section = section[:end]
 	}
 	m := regexp.MustCompile("(?s)```json\n(.*?)```").FindStringSubmatch(section)
 	if m == nil {

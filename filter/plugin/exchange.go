@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"encoding/base64"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -213,31 +214,16 @@ const (
 
 // saneRetryAfter returns the issuer's Retry-After when it is whole seconds
 // from 1 to maxRetryAfter, maxRetryAfter when it is larger, and
-// defaultRetryAfter otherwise.
+// defaultRetryAfter otherwise (ParseUint takes no sign, space or unit).
 func saneRetryAfter(v string) string {
-	if !isDigits(v) {
+	n, err := strconv.ParseUint(v, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange) || err == nil && n > maxRetryAfter:
+		return strconv.Itoa(maxRetryAfter)
+	case err != nil || n == 0: // zero: "retry at once" is what throttling must not say
 		return defaultRetryAfter
 	}
-	v = strings.TrimLeft(v, "0")
-	switch {
-	case v == "":
-		return defaultRetryAfter // zero: "retry at once" is what throttling must not say
-	case len(v) > 4:
-		return strconv.Itoa(maxRetryAfter)
-	}
-	if n, _ := strconv.Atoi(v); n > maxRetryAfter {
-		return strconv.Itoa(maxRetryAfter)
-	}
-	return v
-}
-
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
+	return strconv.FormatUint(n, 10) // without leading zeros
 }
 
 // issuerReason returns the issuer's reason code when it has the shape of one

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -9,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
+
+	"github.com/svcauth/svcauth/docs"
 )
 
 // TestServeFlagsDocumented keeps docs/configuration.md's "svcauth serve
@@ -16,18 +17,9 @@ import (
 // starts with the default serve really has (flags whose default is computed
 // at start, such as --issuer-url, are described in words).
 func TestServeFlagsDocumented(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	section, err := docs.Section(filepath.Join("..", "..", "docs", "configuration.md"), "`svcauth serve` flags")
 	if err != nil {
 		t.Fatal(err)
-	}
-	doc := string(b)
-	start := strings.Index(doc, "\n## `svcauth serve` flags")
-	if start < 0 {
-		t.Fatal("docs/configuration.md has no \"## `svcauth serve` flags\" section")
-	}
-	section := doc[start+1:]
-	if end := strings.Index(section, "\n## "); end >= 0 {
-		section = section[:end]
 	}
 	documented := map[string]string{}
 	for _, row := range regexp.MustCompile("(?m)^\\| `--([a-z-]+)` \\| ([^|]*) \\|").FindAllStringSubmatch(section, -1) {
