@@ -17,7 +17,7 @@ IMAGE_TAG  ?= dev
 # True when a Docker engine answers (not merely a docker CLI) and compose exists.
 HAVE_DOCKER = docker info >/dev/null 2>&1 && { docker compose version >/dev/null 2>&1 || docker-compose version >/dev/null 2>&1; }
 
-.PHONY: all build test vet fmt-check bench bench-issuer bench-abuse run clean images compose-up compose-down e2e-envoy browser-deps
+.PHONY: all build test vet fmt-check bench bench-unsafe bench-issuer bench-abuse run clean images compose-up compose-down e2e-envoy browser-deps
 
 all: build
 
@@ -56,12 +56,14 @@ vet:
 # seed corpora, and the end-to-end tests (real issuer process + dev proxy).
 # The filter's tests that need no host emulator run a second time compiled for
 # wasip1 (on wazero, through wasirun), so that the results of the wasm-only
-# word loads (filter/plugin/loads_wasm.go) meet the fuzz seeds too. (Reads
-# past the end are caught natively: the fuzz tests put their inputs before an
-# unreadable page, filter/plugin/guard_linux_test.go.)
+# word loads (filter/internal/rawmem/loads_wasm.go) meet the fuzz seeds too.
+# (Reads past the end are caught natively: the fuzz tests put their inputs
+# before an unreadable page, filter/internal/guardpage.) The ordinary-Go forms
+# that make bench-unsafe compares are tested too.
 test: build fmt-check vet $(BUILD)/wasirun
 	SVCAUTH_WASM=$(CURDIR)/$(WASM) SVCAUTH_BIN_DIR=$(CURDIR)/$(BUILD) $(GO) test -count=1 -timeout 8m ./...
 	GOOS=wasip1 GOARCH=wasm $(GO) test -count=1 -timeout 5m -exec $(CURDIR)/$(BUILD)/wasirun ./filter/...
+	$(GO) test -count=1 -tags '$(PLAIN_TAGS)' ./filter/internal/rawmem ./filter/headers ./filter/cache
 
 # Benchmarks of the filter's request path, natively and on the real .wasm
 # (under the SDK's emulator and under the direct host), the module's size, its
@@ -71,6 +73,22 @@ bench: build $(BUILD)/wasirun
 	@echo "$(WASM): $$(wc -c < $(WASM)) bytes"
 	SVCAUTH_WASM=$(CURDIR)/$(WASM) SVCAUTH_BENCH_MEMORY=1 $(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 20m ./filter/...
 	GOOS=wasip1 GOARCH=wasm $(GO) test -exec $(CURDIR)/$(BUILD)/wasirun -run '^$$' -bench Logic -count 1 ./filter/plugin
+
+# The ordinary-Go forms of the filter's uses of unsafe (filter/internal/rawmem).
+PLAIN_USES := sametext indexbyte scan hostmap
+PLAIN_TAGS := $(foreach u,$(PLAIN_USES),svcauth_plain_$(u))
+
+# Each use of unsafe against its ordinary-Go form, inside a cached request:
+# the module is built once per svcauth_plain_* tag and BenchmarkVariants runs
+# svcauth, the variants and the same-io no-op in turns, in one process, six
+# times (docs/performance.md, "unsafe, use by use").
+bench-unsafe: build
+	@mkdir -p $(BUILD)/variants
+	@for u in $(PLAIN_USES); do \
+	  GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -tags svcauth_plain_$$u -o $(BUILD)/variants/plain-$$u.wasm ./filter || exit 1; \
+	done
+	SVCAUTH_WASM=$(CURDIR)/$(WASM) SVCAUTH_VARIANTS=$$(for u in $(PLAIN_USES); do printf 'plain-%s=%s,' $$u $(CURDIR)/$(BUILD)/variants/plain-$$u.wasm; done | sed 's/,$$//') \
+	  $(GO) test -run '^$$' -bench Variants -benchtime 600000x -count 6 ./filter/plugin
 
 $(BUILD)/wasirun: $(GOFILES) go.mod go.sum
 	@mkdir -p $(BUILD)

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,8 +20,9 @@ import (
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/proxytest"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
-	"github.com/svcauth/svcauth/filter/session"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/svcauth/svcauth/filter/session"
 )
 
 // The benchmarks time one request: its header phase and its end, natively
@@ -165,45 +167,116 @@ func sameIOCases(jwt string) [2]sameIOCase {
 // medians are not moved by the host's collections or a descheduled thread.
 // Turns keep each module's code and data as warm as in the rows above.
 func BenchmarkAboveNoop(b *testing.B) {
-	const turn = 500 // requests in a row to one plugin
-	jwt := sign(b, testKey, nil)
-	io := sameIOCases(jwt)
-	for _, tc := range []struct {
-		name, config string
-		io           sameIOCase
-		warm         func(b *testing.B, h directHost, headers [][2]string) // fills the cache
-	}{
-		{"CachedCookie", testConfig(), io[0],
-			func(b *testing.B, h directHost, hs [][2]string) { h.send(b, hs, types.ActionContinue) }}, // verified, then cached
-		{"CachedHeaderPair", exchangeConfig, io[1],
-			func(b *testing.B, h directHost, hs [][2]string) { h.exchange(b, hs, jwt) }},
-	} {
+	for _, tc := range aboveNoopCases(b) {
 		b.Run(tc.name, func(b *testing.B) {
 			svcauth := newDirectHost(b, filterModule.binary(b), tc.config)
 			tc.warm(b, svcauth, tc.io.headers)
 			hosts := []directHost{svcauth, newDirectHost(b, noopModule.binary(b), ""), newDirectHost(b, noopModule.binary(b), tc.io.config)}
-			times := make([][]time.Duration, len(hosts))
-			i := 0
-			for b.Loop() {
-				k := (i / turn) % len(hosts)
-				start := time.Now()
-				hosts[k].send(b, tc.io.headers, types.ActionContinue)
-				times[k] = append(times[k], time.Since(start))
-				i++
-			}
-			if len(times[len(hosts)-1]) == 0 {
-				return // fewer requests than a turn each (a tiny -benchtime=Nx)
-			}
-			med := make([]float64, len(hosts))
-			for k := range hosts {
-				slices.Sort(times[k])
-				med[k] = float64(times[k][len(times[k])/2])
+			med := medianTurns(b, hosts, tc.io.headers)
+			if med == nil {
+				return
 			}
 			b.ReportMetric(med[0], "svcauth-ns")
 			b.ReportMetric(med[1], "baseline-ns")
 			b.ReportMetric(med[2], "sameio-ns")
 			b.ReportMetric(med[0]-med[1], "above-baseline-ns")
 			b.ReportMetric(med[0]-med[2], "above-sameio-ns")
+		})
+	}
+}
+
+// aboveNoopCase is a cached request for the paired benchmarks.
+type aboveNoopCase struct {
+	name, config string
+	io           sameIOCase
+	warm         func(b *testing.B, h directHost, headers [][2]string) // fills the cache
+}
+
+// aboveNoopCases are (a) and (c), the cached cookie and header pair.
+func aboveNoopCases(b *testing.B) []aboveNoopCase {
+	jwt := sign(b, testKey, nil)
+	io := sameIOCases(jwt)
+	return []aboveNoopCase{
+		{"CachedCookie", testConfig(), io[0],
+			func(b *testing.B, h directHost, hs [][2]string) { h.send(b, hs, types.ActionContinue) }}, // verified, then cached
+		{"CachedHeaderPair", exchangeConfig, io[1],
+			func(b *testing.B, h directHost, hs [][2]string) { h.exchange(b, hs, jwt) }},
+	}
+}
+
+// medianTurns sends headers to hosts in turns of 500 requests each, timing
+// every request alone, for b.N requests in all, and returns each host's
+// median request in ns (nil when there were fewer requests than a turn
+// each: a tiny -benchtime=Nx).
+func medianTurns(b *testing.B, hosts []directHost, headers [][2]string) []float64 {
+	const turn = 500 // requests in a row to one plugin
+	times := make([][]time.Duration, len(hosts))
+	i := 0
+	for b.Loop() {
+		k := (i / turn) % len(hosts)
+		start := time.Now()
+		hosts[k].send(b, headers, types.ActionContinue)
+		times[k] = append(times[k], time.Since(start))
+		i++
+	}
+	if len(times[len(hosts)-1]) == 0 {
+		return nil
+	}
+	med := make([]float64, len(hosts))
+	for k := range hosts {
+		slices.Sort(times[k])
+		med[k] = float64(times[k][len(times[k])/2])
+	}
+	return med
+}
+
+// BenchmarkVariants compares builds of the module in one process, as
+// BenchmarkAboveNoop compares svcauth with the no-ops: svcauth
+// (SVCAUTH_WASM), each module of SVCAUTH_VARIANTS ("name=path.wasm,…") and
+// the same-io no-op take turns of 500 requests. For each variant it reports
+// its own cost above the same-io no-op and how much slower than svcauth it
+// is (<name>-slower-ns; negative: faster). make bench-unsafe builds the
+// module once per svcauth_plain_* tag (filter/internal/rawmem) and runs this,
+// so that each use of unsafe is judged by what it saves inside a request.
+// Without SVCAUTH_VARIANTS it skips.
+func BenchmarkVariants(b *testing.B) {
+	spec := os.Getenv("SVCAUTH_VARIANTS")
+	if spec == "" {
+		b.Skip("SVCAUTH_VARIANTS not set (make bench-unsafe sets it)")
+	}
+	type variant struct {
+		name string
+		bin  []byte
+	}
+	var variants []variant
+	for _, item := range strings.Split(spec, ",") {
+		name, path, ok := strings.Cut(item, "=")
+		bin, err := os.ReadFile(path)
+		if !ok || err != nil {
+			b.Fatalf("SVCAUTH_VARIANTS item %q: want name=path of a readable module (%v)", item, err)
+		}
+		variants = append(variants, variant{name, bin})
+	}
+	for _, tc := range aboveNoopCases(b) {
+		b.Run(tc.name, func(b *testing.B) {
+			hosts := []directHost{newDirectHost(b, filterModule.binary(b), tc.config)}
+			for _, v := range variants {
+				hosts = append(hosts, newDirectHost(b, v.bin, tc.config))
+			}
+			for _, h := range hosts {
+				tc.warm(b, h, tc.io.headers)
+			}
+			hosts = append(hosts, newDirectHost(b, noopModule.binary(b), tc.io.config))
+			med := medianTurns(b, hosts, tc.io.headers)
+			if med == nil {
+				return
+			}
+			sameio := med[len(med)-1]
+			b.ReportMetric(med[0]-sameio, "svcauth-above-sameio-ns")
+			for i, v := range variants {
+				b.ReportMetric(med[i+1]-sameio, v.name+"-above-sameio-ns")
+				b.ReportMetric(med[i+1]-med[0], v.name+"-slower-ns")
+			}
 		})
 	}
 }

@@ -6,9 +6,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/svcauth/svcauth/filter/credential"
-	"github.com/svcauth/svcauth/filter/session"
 	"github.com/tidwall/gjson"
+
+	"github.com/svcauth/svcauth/filter/credential"
+	"github.com/svcauth/svcauth/filter/headers"
+	"github.com/svcauth/svcauth/filter/internal/syntax"
+	"github.com/svcauth/svcauth/filter/session"
 )
 
 // Config is the validated plugin configuration. Its JSON shape is fixed by
@@ -31,7 +34,7 @@ type Config struct {
 	SessionCacheSize      int    // per-VM verified-JWT cache entries
 	CredentialCacheSize   int    // exchanged-JWT cache entries (client id + keyed hash of the secret)
 
-	headers headerIndex // the request headers the filter reads, built by ParseConfig
+	headers headers.Index // the request headers the filter reads, built by ParseConfig
 }
 
 // IssuerConfig says how the filter reaches the issuer: an Envoy cluster, not
@@ -52,8 +55,6 @@ const (
 	MaxSyncPeriodMS     = 60000
 	MinCacheSize        = 16
 	MaxCacheSize        = 1000000
-	minKeyBytes         = 32
-	maxKidLength        = 64
 )
 
 // DefaultConfig returns the defaults of every optional field; Audience and
@@ -132,7 +133,7 @@ func ParseConfig(data []byte) (*Config, error) {
 			parseIssuer(p, v, &c.Issuer)
 		case "cookie_name":
 			c.CookieName = stringField(p, name, v, c.CookieName)
-			if !isToken(c.CookieName, false) {
+			if !syntax.IsToken(c.CookieName, false) {
 				p.add(name, "must be a cookie name: letters, digits and !#$%&'*+-.^_`|~")
 			}
 		case "token_header", "client_id_header", "client_secret_header", "assertion_header", "json_credentials_header":
@@ -175,7 +176,7 @@ func ParseConfig(data []byte) (*Config, error) {
 	if len(p.list) > 0 {
 		return nil, &ConfigError{Problems: p.list}
 	}
-	c.headers = newHeaderIndex(&c)
+	c.headers = headers.NewIndex(c.headerNames())
 	return &c, nil
 }
 
@@ -190,9 +191,6 @@ func parseAudience(p *problems, v gjson.Result) string {
 	}
 	return v.Str
 }
-
-// maxUnixSeconds bounds activates_at (2100-01-01).
-const maxUnixSeconds = 4102444800
 
 func parseKeys(p *problems, v gjson.Result) ([]session.Key, map[string]int64) {
 	if !v.IsArray() {
@@ -245,7 +243,7 @@ func parseKey(p *problems, field string, item gjson.Result) (session.Key, int64,
 		switch name.String() {
 		case "kid":
 			haveKid = true
-			if v.Type != gjson.String || !validKid(v.Str) {
+			if v.Type != gjson.String || !syntax.ValidKID(v.Str) {
 				p.add(field+".kid", "must be 1 to 64 characters from A-Z a-z 0-9 . _ -")
 				ok = false
 				return true
@@ -263,14 +261,14 @@ func parseKey(p *problems, field string, item gjson.Result) (session.Key, int64,
 			case err != nil:
 				p.add(field+".key", "must be base64url without padding")
 				ok = false
-			case len(secret) < minKeyBytes:
+			case len(secret) < syntax.MinKeyBytes:
 				p.add(field+".key", "must decode to at least 32 bytes, got "+strconv.Itoa(len(secret)))
 				ok = false
 			default:
 				k.Secret = secret
 			}
 		case "activates_at":
-			n, good := intField(p, field+".activates_at", v, 0, maxUnixSeconds)
+			n, good := intField(p, field+".activates_at", v, 0, syntax.MaxUnixSeconds)
 			ok = ok && good
 			at = n
 		default:
@@ -307,22 +305,22 @@ func parseIssuer(p *problems, v gjson.Result, ic *IssuerConfig) {
 		switch name {
 		case "cluster":
 			ic.Cluster = stringField(p, field, f, ic.Cluster)
-			if ic.Cluster == "" || !isVisibleASCII(ic.Cluster) {
+			if ic.Cluster == "" || !syntax.VisibleASCII(ic.Cluster) {
 				p.add(field, "must be a non-empty Envoy cluster name without spaces")
 			}
 		case "authority":
 			ic.Authority = stringField(p, field, f, ic.Authority)
-			if ic.Authority == "" || !isVisibleASCII(ic.Authority) || strings.ContainsAny(ic.Authority, "/?#@") {
+			if ic.Authority == "" || !syntax.VisibleASCII(ic.Authority) || strings.ContainsAny(ic.Authority, "/?#@") {
 				p.add(field, "must be a host or host:port")
 			}
 		case "exchange_path":
 			ic.ExchangePath = stringField(p, field, f, ic.ExchangePath)
-			if !strings.HasPrefix(ic.ExchangePath, "/") || !isVisibleASCII(ic.ExchangePath) {
+			if !strings.HasPrefix(ic.ExchangePath, "/") || !syntax.VisibleASCII(ic.ExchangePath) {
 				p.add(field, "must be a path starting with \"/\"")
 			}
 		case "sync_path":
 			ic.SyncPath = stringField(p, field, f, ic.SyncPath)
-			if !strings.HasPrefix(ic.SyncPath, "/") || !isVisibleASCII(ic.SyncPath) || strings.ContainsAny(ic.SyncPath, "?#") {
+			if !strings.HasPrefix(ic.SyncPath, "/") || !syntax.VisibleASCII(ic.SyncPath) || strings.ContainsAny(ic.SyncPath, "?#") {
 				p.add(field, "must be a path starting with \"/\", without ? or #")
 			}
 		case "timeout_ms":
@@ -354,7 +352,7 @@ func parseHeaderName(p *problems, name string, v gjson.Result, c *Config) {
 	if name == "json_credentials_header" && *dst == "" {
 		return // disabled
 	}
-	if !isToken(*dst, true) {
+	if !syntax.IsToken(*dst, true) {
 		p.add(name, "must be a lower-case header name (a-z 0-9 and !#$%&'*+-.^_`|~)")
 		return
 	}
@@ -397,7 +395,7 @@ func parsePrefixes(p *problems, v gjson.Result) []string {
 			p.add(field, "must be a string starting with \"/\"")
 		case item.Str == "/":
 			p.add(field, "\"/\" would exempt every request")
-		case !isVisibleASCII(item.Str) || strings.ContainsAny(item.Str, "?#%\\"):
+		case !syntax.VisibleASCII(item.Str) || strings.ContainsAny(item.Str, "?#%\\"):
 			p.add(field, "must be a plain path: visible ASCII without ? # % or \\")
 		default:
 			out = append(out, item.Str)
@@ -426,46 +424,13 @@ func intField(p *problems, field string, v gjson.Result, lo, hi int64) (int64, b
 	return n, true
 }
 
-func validKid(s string) bool {
-	if len(s) == 0 || len(s) > maxKidLength {
-		return false
+// headerNames are the headers the filter reads under this configuration:
+// the path and method only for exempt prefixes, the CORS headers only when
+// preflights may pass.
+func (c *Config) headerNames() headers.Names {
+	return headers.Names{
+		Token: c.TokenHeader, ClientID: c.ClientIDHeader, ClientSecret: c.ClientSecretHeader,
+		Assertion: c.AssertionHeader, JSONCredentials: c.JSONCredentialsHeader, CookieName: c.CookieName,
+		ReadPath: len(c.ExemptPathPrefixes) > 0, ReadCORS: c.AllowCORSPreflight,
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// isToken reports whether s is an RFC 9110 token; lowerOnly also refuses
-// upper-case letters, as proxies hand header names to the filter lower-cased.
-func isToken(s string, lowerOnly bool) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case c >= 'A' && c <= 'Z':
-			if lowerOnly {
-				return false
-			}
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-func isVisibleASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
 }

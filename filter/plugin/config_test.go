@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/svcauth/svcauth/filter/headers"
 	"github.com/svcauth/svcauth/filter/session"
 )
 
@@ -19,7 +20,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	want := DefaultConfig()
 	want.Audience = testAud
 	want.Keys = []session.Key{testKey}
-	want.headers = newHeaderIndex(&want)
+	want.headers = headers.NewIndex(want.headerNames())
 	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("got  %+v\nwant %+v", *c, want)
 	}
@@ -72,7 +73,7 @@ func TestParseConfigEveryField(t *testing.T) {
 		SessionCacheSize:      1000000,
 		CredentialCacheSize:   16,
 	}
-	want.headers = newHeaderIndex(&want)
+	want.headers = headers.NewIndex(want.headerNames())
 	if !reflect.DeepEqual(*c, want) {
 		t.Fatalf("got  %+v\nwant %+v", *c, want)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+
 	"github.com/svcauth/svcauth/filter/internal/wasmhost"
 	"github.com/svcauth/svcauth/filter/session"
 )

@@ -8,8 +8,11 @@ import (
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
-	"github.com/svcauth/svcauth/filter/jsonstr"
 	"github.com/tidwall/gjson"
+
+	"github.com/svcauth/svcauth/filter/cache"
+	"github.com/svcauth/svcauth/filter/internal/syntax"
+	"github.com/svcauth/svcauth/filter/jsonstr"
 )
 
 // dispatchHTTPCall is proxywasm.DispatchHttpCall; tests replace it to see a
@@ -32,7 +35,7 @@ func (h *httpContext) exchange(id, secret string) types.Action {
 	c := h.p.cfg
 	// Read here rather than in the header scan: only exchanges need it.
 	requestID, _ := proxywasm.GetHttpRequestHeader("x-request-id")
-	if len(requestID) > maxRequestIDLength || !isVisibleASCII(requestID) {
+	if len(requestID) > maxRequestIDLength || !syntax.VisibleASCII(requestID) {
 		requestID = ""
 	}
 	headers := make([][2]string, 4, 5)
@@ -83,7 +86,7 @@ func sourceIP() string {
 		return ""
 	}
 	s := string(b)
-	if !isVisibleASCII(s) {
+	if !syntax.VisibleASCII(s) {
 		return ""
 	}
 	if s[0] == '[' { // [v6]:port
@@ -193,10 +196,10 @@ func (h *httpContext) acceptSession(body []byte) {
 	// and the same header pair a credential cache hit, in this VM and (via
 	// shared data) in the proxy's other VMs. jwt is gjson's copy, not a
 	// slice of the whole answer body.
-	s := sessionInfoOf(claims)
-	p.sessions.put(jwt, s)
-	e := &credEntry{jwt: jwt, kid: jwtKid(jwt), info: s}
-	p.creds.put(h.cred, e)
+	s := cache.SessionOf(claims)
+	p.sessions.Put(jwt, s)
+	e := &cache.CredEntry{JWT: jwt, KID: jwtKid(jwt), Info: s}
+	p.creds.Put(h.cred, e)
 	p.shareCredential(h.cred, e)
 	if err := proxywasm.ResumeHttpRequest(); err != nil {
 		proxywasm.LogError("svcauth: cannot resume the request: " + err.Error())

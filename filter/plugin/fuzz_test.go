@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/svcauth/svcauth/filter/internal/syntax"
 	"github.com/svcauth/svcauth/filter/session"
 )
 
@@ -69,7 +70,7 @@ func checkAccepted(t *testing.T, c *Config) {
 	if c.Issuer.Cluster == "" || c.Issuer.Authority == "" || !strings.HasPrefix(c.Issuer.ExchangePath, "/") {
 		t.Fatalf("issuer %+v", c.Issuer)
 	}
-	if !isToken(c.CookieName, false) {
+	if !syntax.IsToken(c.CookieName, false) {
 		t.Fatalf("cookie name %q", c.CookieName)
 	}
 	seen := map[string]bool{}
@@ -80,7 +81,7 @@ func checkAccepted(t *testing.T, c *Config) {
 		if h.optional && h.name == "" {
 			continue
 		}
-		if !isToken(h.name, true) || seen[h.name] {
+		if !syntax.IsToken(h.name, true) || seen[h.name] {
 			t.Fatalf("header name %q invalid or repeated in %+v", h.name, c)
 		}
 		seen[h.name] = true

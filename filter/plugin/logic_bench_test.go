@@ -6,6 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svcauth/svcauth/filter/cache"
+	"github.com/svcauth/svcauth/filter/headers"
+	"github.com/svcauth/svcauth/filter/internal/rawmem"
+	"github.com/svcauth/svcauth/filter/revocation"
 	"github.com/svcauth/svcauth/filter/session"
 )
 
@@ -37,15 +41,20 @@ func logicJWT(b *testing.B) (string, session.Claims) {
 }
 
 // logicRevocation is a revocation state with entries for other tokens, so
-// that every check a hit passes is a real map lookup.
-func logicRevocation() *revocation {
-	return &revocation{
-		gen:       1, // as installed by applyState
-		notBefore: time.Now().Add(-time.Hour).Unix(),
-		revoked:   map[string]int64{"tok-9": time.Now().Unix()},
-		disabled:  map[string]struct{}{"tok-8": {}},
-		graceEnds: map[string]int64{"tok-7": time.Now().Unix()},
+// that every check a hit passes is a real map lookup, installed as a sync
+// installs it.
+func logicRevocation(b *testing.B) *revocation.State {
+	now := strconv.FormatInt(time.Now().Unix(), 10)
+	hourAgo := strconv.FormatInt(time.Now().Unix()-3600, 10)
+	body := `{"etag":"e1","sessions_not_before":` + hourAgo +
+		`,"revoked_tokens":[{"token_id":"tok-9","revoked_at":` + now + `}],"disabled_tokens":["tok-8"]` +
+		`,"secret_grace_ends":[{"token_id":"tok-7","previous_secret_expires_at":` + now + `}]` +
+		`,"keys":[{"kid":"` + testKey.ID + `","key":"` + b64(testKey.Secret) + `"}]}`
+	st, err := revocation.ParseSync([]byte(body))
+	if err != nil {
+		b.Fatal(err)
 	}
+	return st.State.Install(revocation.None)
 }
 
 func logicHeaders(extra ...[2]string) [][2]string {
@@ -61,16 +70,17 @@ func logicHeaders(extra ...[2]string) [][2]string {
 func BenchmarkLogicCachedCookie(b *testing.B) {
 	c := logicConfig(b)
 	tok, claims := logicJWT(b)
-	buf := serializePairs(logicHeaders([2]string{"cookie", "_ga=GA1.1.1; CF_Authorization=" + tok + "; theme=dark"}))
-	sessions := newSessionCache(c.SessionCacheSize)
-	sessions.put(tok, sessionInfoOf(claims))
-	rev := logicRevocation()
+	buf := headers.SerializePairs(logicHeaders([2]string{"cookie", "_ga=GA1.1.1; CF_Authorization=" + tok + "; theme=dark"}))
+	sessions := cache.NewSessions(c.SessionCacheSize)
+	sessions.Put(tok, cache.SessionOf(claims))
+	rev := logicRevocation(b)
 	now := time.Now().Unix()
 	for b.Loop() {
-		var r requestHeaders
-		r.scanSerialized(buf, c)
-		s, ok := sessions.get(r.candidates[0])
-		if !ok || r.nCandidates != 1 || !s.usable(now, c.ClockSkewSeconds) || !rev.admits(s) {
+		var r headers.Request
+		r.ScanSerialized(buf, &c.headers)
+		tokens := r.Sessions()
+		s, ok := sessions.Get(tokens[0])
+		if !ok || len(tokens) != 1 || !s.Usable(now, c.ClockSkewSeconds) || !rev.Admits(s) {
 			b.Fatal("not a cached, usable session")
 		}
 	}
@@ -81,22 +91,22 @@ func BenchmarkLogicCachedCookie(b *testing.B) {
 func BenchmarkLogicCachedHeaderPair(b *testing.B) {
 	c := logicConfig(b)
 	tok, claims := logicJWT(b)
-	buf := serializePairs(logicHeaders([2]string{"cf-access-client-id", testClientID}, [2]string{"cf-access-client-secret", testSecret}))
-	hasher := deriveCredHasher(c)
-	creds := newCredentialCache(c.CredentialCacheSize)
-	info := sessionInfoOf(claims)
-	creds.put(hasher.key(testClientID, testSecret), &credEntry{jwt: tok, kid: testKey.ID, info: info})
-	rev := logicRevocation()
+	buf := headers.SerializePairs(logicHeaders([2]string{"cf-access-client-id", testClientID}, [2]string{"cf-access-client-secret", testSecret}))
+	hasher := newCredHasher(c)
+	creds := cache.NewCredentials(c.CredentialCacheSize)
+	info := cache.SessionOf(claims)
+	creds.Put(hasher.Key(testClientID, testSecret), &cache.CredEntry{JWT: tok, KID: testKey.ID, Info: info})
+	rev := logicRevocation(b)
 	now := time.Now().Unix()
 	for b.Loop() {
-		var r requestHeaders
-		r.scanSerialized(buf, c)
-		id, secret, reason := r.credentials()
+		var r headers.Request
+		r.ScanSerialized(buf, &c.headers)
+		id, secret, reason := r.Credentials()
 		if reason != "" {
 			b.Fatal(reason)
 		}
-		e, ok := creds.get(hasher.key(id, secret))
-		if !ok || !e.info.usable(now, c.ClockSkewSeconds) || !rev.admits(&e.info) || rev.retiresCredential(&e.info, now) {
+		e, ok := creds.Get(hasher.Key(id, secret))
+		if !ok || !e.Info.Usable(now, c.ClockSkewSeconds) || !rev.Admits(&e.Info) || rev.RetiresCredential(&e.Info, now) {
 			b.Fatal("not a cached, usable credential")
 		}
 	}
@@ -114,11 +124,11 @@ func BenchmarkLogicScan(b *testing.B) {
 		{"pair", logicHeaders([2]string{"cf-access-client-id", testClientID}, [2]string{"cf-access-client-secret", testSecret})},
 		{"headers=" + strconv.Itoa(30), logicHeaders(extraHeaders(22)...)},
 	} {
-		buf := serializePairs(tc.headers)
+		buf := headers.SerializePairs(tc.headers)
 		b.Run(tc.name, func(b *testing.B) {
 			for b.Loop() {
-				var r requestHeaders
-				r.scanSerialized(buf, c)
+				var r headers.Request
+				r.ScanSerialized(buf, &c.headers)
 			}
 		})
 	}
@@ -128,28 +138,28 @@ func BenchmarkLogicScan(b *testing.B) {
 func BenchmarkLogicCacheGet(b *testing.B) {
 	c := logicConfig(b)
 	tok, claims := logicJWT(b)
-	sessions := newSessionCache(c.SessionCacheSize)
-	hasher := deriveCredHasher(c)
-	creds := newCredentialCache(c.CredentialCacheSize)
+	sessions := cache.NewSessions(c.SessionCacheSize)
+	hasher := newCredHasher(c)
+	creds := cache.NewCredentials(c.CredentialCacheSize)
 	for i := range min(c.SessionCacheSize, c.CredentialCacheSize) - 1 {
 		other := strconv.Itoa(i)
-		sessions.put(tok[:len(tok)-len(other)]+other, sessionInfoOf(claims))
-		creds.put(hasher.key(testClientID, testSecret+other), &credEntry{jwt: tok})
+		sessions.Put(tok[:len(tok)-len(other)]+other, cache.SessionOf(claims))
+		creds.Put(hasher.Key(testClientID, testSecret+other), &cache.CredEntry{JWT: tok})
 	}
-	sessions.put(tok, sessionInfoOf(claims))
-	key := hasher.key(testClientID, testSecret)
-	creds.put(key, &credEntry{jwt: tok})
+	sessions.Put(tok, cache.SessionOf(claims))
+	key := hasher.Key(testClientID, testSecret)
+	creds.Put(key, &cache.CredEntry{JWT: tok})
 	probe := string([]byte(tok)) // equal text, another string
 	b.Run("session", func(b *testing.B) {
 		for b.Loop() {
-			if _, ok := sessions.get(probe); !ok {
+			if _, ok := sessions.Get(probe); !ok {
 				b.Fatal("miss")
 			}
 		}
 	})
 	b.Run("credential", func(b *testing.B) {
 		for b.Loop() {
-			if _, ok := creds.get(key); !ok {
+			if _, ok := creds.Get(key); !ok {
 				b.Fatal("miss")
 			}
 		}
@@ -166,7 +176,7 @@ func extraHeaders(n int) [][2]string {
 	return h
 }
 
-// The search for the end of a session JWT in a Cookie header: indexByte
+// The search for the end of a session JWT in a Cookie header: rawmem.IndexByte
 // against the runtime's strings.IndexByte.
 func BenchmarkLogicIndexByte(b *testing.B) {
 	tok, _ := logicJWT(b)
@@ -174,7 +184,7 @@ func BenchmarkLogicIndexByte(b *testing.B) {
 	for _, tc := range []struct {
 		name string
 		f    func(string, byte) int
-	}{{"words", indexByte}, {"runtime", strings.IndexByte}} {
+	}{{"words", rawmem.IndexByte}, {"runtime", strings.IndexByte}} {
 		b.Run(tc.name, func(b *testing.B) {
 			for b.Loop() {
 				if tc.f(value, ';') != len(tok) {

@@ -3,16 +3,15 @@ package plugin
 import (
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/svcauth/svcauth/filter/headers"
 )
 
 // Reason codes of local replies that the filter decides itself. 401 replies
 // also carry a session.Error reason or the issuer's own reason code.
 const (
-	reasonMissing     = "missing_credentials"
-	reasonPartial     = "partial_credentials"
-	reasonDuplicate   = "duplicate_credentials"
-	reasonConflicting = "conflicting_credentials"
-	reasonMalformed   = "malformed_credentials"
+	reasonMissing   = headers.Missing // and the other refusals of headers.Request.Credentials
+	reasonMalformed = headers.Malformed
 
 	reasonUnauthorized = "unauthorized"      // the issuer said 401 without a usable reason
 	reasonForbidden    = "forbidden"         // the issuer said 403 without a usable reason

@@ -5,6 +5,10 @@ import (
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/svcauth/svcauth/filter/cache"
+	"github.com/svcauth/svcauth/filter/headers"
+	"github.com/svcauth/svcauth/filter/revocation"
 	"github.com/svcauth/svcauth/filter/session"
 )
 
@@ -17,7 +21,7 @@ import (
 // header pair already exchanged in the credential cache by client id and
 // keyed hash (no issuer call); expiry is checked against the cached claims
 // and revocation with map lookups, on every request. Such a request makes
-// three host calls: one that reads every header (in place: headers_wasm.go;
+// three host calls: one that reads every header (in place: filter/headers;
 // one read of the whole map costs less inside wasm than the three or four
 // single-header reads that stripping and the duplicate checks need), one
 // reading of the clock, and the one that sets the assertion (plus, for a
@@ -32,14 +36,14 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	}
 	wall := wallMS() // the request's one reading of the clock (one host call)
 	p.maybeRefresh(wall)
-	var r requestHeaders
+	var r headers.Request
 	// A malformed header map, or a header the module cannot strip: the host is
 	// broken, and the request must not reach the upstream. (A map the host
 	// will not hand over reads as no headers: a 401.)
-	if !r.readRequest(c) || !stripSensitive(&r, c) {
+	if !r.ReadRequest(&c.headers) || !stripSensitive(&r, c) {
 		return h.reply(503, reasonInternal)
 	}
-	if r.exempt(c) {
+	if exempt(&r, c) {
 		p.stats.count(outExempt)
 		return types.ActionContinue
 	}
@@ -47,17 +51,17 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 	var sessionErr error
 	var now int64
 	exact := false
-	if r.nCandidates > 0 {
+	if len(r.Sessions()) > 0 {
 		now = p.clock.request(wall)
-		for _, tok := range r.candidates[:r.nCandidates] {
-			if s, ok := p.sessions.get(tok); ok {
+		for _, tok := range r.Sessions() {
+			if s, ok := p.sessions.Get(tok); ok {
 				// A cached token's signature needs no second check: its
 				// claims decide, and it stays cached (evicted in its turn).
-				err := s.validity(now, c.ClockSkewSeconds)
+				err := s.Validity(now, c.ClockSkewSeconds)
 				if err != nil && !exact {
 					// The cached-path clock may lag: decide on the exact time.
 					now, exact = p.clock.exact(), true
-					err = s.validity(now, c.ClockSkewSeconds)
+					err = s.Validity(now, c.ClockSkewSeconds)
 				}
 				switch {
 				case err != nil:
@@ -65,9 +69,9 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 						sessionErr = err
 					}
 					continue
-				case !p.rev.admits(s):
+				case !p.rev.Admits(s):
 					if sessionErr == nil {
-						sessionErr = errRevoked
+						sessionErr = revocation.ErrRevoked
 					}
 					continue
 				default:
@@ -80,13 +84,13 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 			}
 			claims, err := p.verifier.Verify(tok, now)
 			if err == nil {
-				s := sessionInfoOf(claims)
-				p.sessions.put(tok, s)
-				if !p.rev.refuses(&s) {
+				s := cache.SessionOf(claims)
+				p.sessions.Put(tok, s)
+				if !p.rev.Refuses(&s) {
 					p.stats.count(outSessionVerified)
 					return h.forward(tok)
 				}
-				err = errRevoked
+				err = revocation.ErrRevoked
 			}
 			if sessionErr == nil {
 				sessionErr = err
@@ -94,22 +98,22 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 		}
 	}
 
-	id, secret, reason := r.credentials()
+	id, secret, reason := r.Credentials()
 	if reason == reasonMissing && sessionErr != nil {
 		reason = sessionReason(sessionErr)
 	}
 	if reason != "" {
 		return h.reply(401, reason)
 	}
-	if r.nCandidates == 0 {
+	if len(r.Sessions()) == 0 {
 		now = p.clock.request(wall)
 	}
-	key := p.hasher.key(id, secret)
+	key := p.hasher.Key(id, secret)
 	e, ok, malformed := p.cachedCredential(key, id, secret, now)
 	switch {
 	case ok:
 		p.stats.count(outCredentialCached)
-		return h.forward(e.jwt)
+		return h.forward(e.JWT)
 	case malformed:
 		return h.reply(401, reasonMalformed)
 	}
@@ -127,21 +131,21 @@ func (h *httpContext) OnHttpRequestHeaders(int, bool) types.Action {
 // whose grace period has ended. An unusable entry is dropped, and the caller
 // exchanges the credentials again: after revoke-sessions the token itself may
 // still be valid, and the issuer decides. A pair this VM has not cached is
-// shape-checked (wellFormed) before the shared table is read, which costs a
+// shape-checked (headers.WellFormed) before the shared table is read, which costs a
 // host call: malformed is then true, and the request gets a 401.
-func (p *pluginContext) cachedCredential(key credKey, id, secret string, now int64) (e *credEntry, ok, malformed bool) {
-	e, ok = p.creds.get(key)
+func (p *pluginContext) cachedCredential(key cache.CredKey, id, secret string, now int64) (e *cache.CredEntry, ok, malformed bool) {
+	e, ok = p.creds.Get(key)
 	if !ok {
-		if !wellFormed(id, secret) {
+		if !headers.WellFormed(id, secret) {
 			return nil, false, true
 		}
 		if e, ok = p.sharedCredential(key); !ok {
 			return nil, false, false
 		}
-		p.creds.put(key, e)
+		p.creds.Put(key, e)
 	}
-	if !e.info.usable(now, p.cfg.ClockSkewSeconds) || !p.rev.admits(&e.info) || p.rev.retiresCredential(&e.info, now) {
-		p.creds.remove(key)
+	if !e.Info.Usable(now, p.cfg.ClockSkewSeconds) || !p.rev.Admits(&e.Info) || p.rev.RetiresCredential(&e.Info, now) {
+		p.creds.Remove(key)
 		return nil, false, false
 	}
 	return e, true, false
@@ -169,13 +173,13 @@ func (h *httpContext) OnHttpRequestTrailers(int) types.Action {
 // filter may set it) and the secret-bearing headers. The host removes every
 // value of a name at once; removing once per value seen also covers hosts
 // that remove one value per call.
-func stripSensitive(r *requestHeaders, c *Config) bool {
-	if r.nAssertion|r.nSecret|r.nJSON == 0 {
+func stripSensitive(r *headers.Request, c *Config) bool {
+	if r.NAssertion|r.NSecret|r.NJSON == 0 {
 		return true // the common case, without three calls
 	}
-	return removeHeader(c.AssertionHeader, r.nAssertion) &&
-		removeHeader(c.ClientSecretHeader, r.nSecret) &&
-		removeHeader(c.JSONCredentialsHeader, r.nJSON)
+	return removeHeader(c.AssertionHeader, r.NAssertion) &&
+		removeHeader(c.ClientSecretHeader, r.NSecret) &&
+		removeHeader(c.JSONCredentialsHeader, r.NJSON)
 }
 
 func removeHeader(name string, n int) bool {
@@ -201,14 +205,14 @@ func (h *httpContext) forward(jwt string) types.Action {
 // allowed, or a path under an exempt prefix. Paths that a server might resolve
 // differently from their text (dot segments, encoded dots or slashes,
 // backslashes) are never exempt: they go through authentication instead.
-func (r *requestHeaders) exempt(c *Config) bool {
-	if c.AllowCORSPreflight && r.method == "OPTIONS" && r.hasOrigin && r.hasACRM {
+func exempt(r *headers.Request, c *Config) bool {
+	if c.AllowCORSPreflight && r.Method == "OPTIONS" && r.HasOrigin && r.HasACRM {
 		return true
 	}
 	if len(c.ExemptPathPrefixes) == 0 {
 		return false
 	}
-	path := r.path
+	path := r.Path
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}

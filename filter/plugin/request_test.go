@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+
 	"github.com/svcauth/svcauth/filter/session"
 )
 

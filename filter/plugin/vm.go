@@ -1,9 +1,21 @@
-// Package plugin is the svcauth proxy-wasm filter: it checks session JWTs in
-// the filter and exchanges service-token credentials for new ones through the
-// issuer. Each file holds one part: configuration, contexts (this file), the
-// request flow, credential extraction, the exchange callout, the cookie, local
-// replies, the caches, the revocation and key sync, metrics, the clock and
-// garbage-collection pacing.
+// Package plugin is the svcauth proxy-wasm filter: the proxy-wasm callbacks
+// and the decision on each request. It checks session JWTs in the filter and
+// exchanges service-token credentials for new ones through the issuer. One
+// request reads top to bottom in request.go (OnHttpRequestHeaders), then
+// exchange.go (the callout and its answer) and cookie.go (the response).
+//
+// The concerns it calls on are packages of their own:
+//
+//	filter/headers      the one pass over the request headers
+//	filter/cache        the session and credential caches, the shared table's format
+//	filter/revocation   the revocation state, the keys, the poll lease, the status record
+//	filter/session      the JWT format and its HMAC check (shared with the issuer)
+//	filter/internal/rawmem  every use of unsafe, fuzzed
+//
+// Here: configuration (config.go), contexts (this file), the request
+// (request.go), the exchange (exchange.go), the cookie, local replies, the
+// sync cycle and its shared data (sync.go, credshare.go), metrics, the clock
+// and garbage-collection pacing.
 //
 // All state lives in the plugin context (one per plugin configuration in a
 // VM), in the HTTP contexts and in proxy shared data (sync.go); there are no
@@ -11,13 +23,13 @@
 package plugin
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/binary"
 	"strconv"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/svcauth/svcauth/filter/cache"
+	"github.com/svcauth/svcauth/filter/revocation"
 	"github.com/svcauth/svcauth/filter/session"
 )
 
@@ -42,11 +54,11 @@ type pluginContext struct {
 	types.DefaultPluginContext
 	cfg      *Config
 	verifier *session.Verifier
-	keys     []keyInfo   // the keys the verifier accepts: configured, then synced
-	rev      *revocation // never nil
-	sessions sessionCache
-	creds    credentialCache
-	hasher   credHasher
+	keys     []revocation.Key  // the keys the verifier accepts: configured, then synced
+	rev      *revocation.State // never nil
+	sessions cache.Sessions
+	creds    cache.Credentials
+	hasher   cache.Hasher
 	clock    clock
 	sync     syncer
 	stats    stats
@@ -69,9 +81,9 @@ func (p *pluginContext) OnPluginStart(configSize int) types.OnPluginStartStatus 
 		proxywasm.LogCritical("svcauth: " + err.Error())
 		return types.OnPluginStartStatusFailed
 	}
-	keys := make([]keyInfo, len(cfg.Keys))
+	keys := make([]revocation.Key, len(cfg.Keys))
 	for i, k := range cfg.Keys {
-		keys[i] = newKeyInfo(k, cfg.KeyActivatesAt[k.ID])
+		keys[i] = revocation.NewKey(k, cfg.KeyActivatesAt[k.ID])
 	}
 	p.cfg = cfg
 	if err := p.setKeys(keys); err != nil {
@@ -79,10 +91,10 @@ func (p *pluginContext) OnPluginStart(configSize int) types.OnPluginStartStatus 
 		proxywasm.LogCritical("svcauth: invalid plugin configuration: " + err.Error())
 		return types.OnPluginStartStatusFailed
 	}
-	p.rev = noRevocation
-	p.sessions = newSessionCache(cfg.SessionCacheSize)
-	p.creds = newCredentialCache(cfg.CredentialCacheSize)
-	p.hasher = deriveCredHasher(cfg)
+	p.rev = revocation.None
+	p.sessions = cache.NewSessions(cfg.SessionCacheSize)
+	p.creds = cache.NewCredentials(cfg.CredentialCacheSize)
+	p.hasher = newCredHasher(cfg)
 	p.clock = clock{}
 	p.sync = syncer{}
 	p.sync.init(cfg.Audience)
@@ -103,7 +115,7 @@ func (p *pluginContext) OnPluginStart(configSize int) types.OnPluginStartStatus 
 // OnPluginDone hands the poll lease to another VM and flushes the counts.
 func (p *pluginContext) OnPluginDone() bool {
 	if p.cfg != nil {
-		p.sync.releaseLease()
+		p.sync.lease.Release()
 		p.stats.flush()
 	}
 	return true
@@ -111,31 +123,27 @@ func (p *pluginContext) OnPluginDone() bool {
 
 // setKeys replaces the accepted keys and the verifier. When a key is dropped
 // the caches are emptied, as they may hold sessions it signed.
-func (p *pluginContext) setKeys(keys []keyInfo) error {
+func (p *pluginContext) setKeys(keys []revocation.Key) error {
 	sk := make([]session.Key, len(keys))
 	for i := range keys {
-		sk[i] = keys[i].key
+		sk[i] = keys[i].Key
 	}
 	v, err := session.NewVerifier(p.cfg.Audience, sk, p.cfg.ClockSkewSeconds)
 	if err != nil {
 		return err
 	}
-	if p.keys != nil && droppedKey(p.keys, keys) {
-		p.sessions.clear()
-		p.creds.clear()
+	if p.keys != nil && revocation.DroppedKey(p.keys, keys) {
+		p.sessions.Clear()
+		p.creds.Clear()
 	}
 	p.keys, p.verifier = keys, v
 	return nil
 }
 
-// deriveCredHasher derives the credential cache's SipHash key from the first
-// configured key: the same in every VM of the proxy (the shared table needs
-// that) and unknown outside the filter and the issuer.
-func deriveCredHasher(cfg *Config) credHasher {
-	m := hmac.New(sha256.New, cfg.Keys[0].Secret)
-	m.Write([]byte("svcauth/credential-cache/v2\n" + cfg.Audience)) // v2: the hash is of the secret alone
-	sum := m.Sum(nil)
-	return credHasher{k0: binary.LittleEndian.Uint64(sum[0:8]), k1: binary.LittleEndian.Uint64(sum[8:16])}
+// newCredHasher keys the credential cache's hash with the first configured
+// key, which every VM of the proxy has (a synced key may not be there yet).
+func newCredHasher(cfg *Config) cache.Hasher {
+	return cache.NewHasher(cfg.Keys[0].Secret, cfg.Audience)
 }
 
 // NewHttpContext reuses the context of a finished stream when there is one:
@@ -163,10 +171,10 @@ type httpContext struct {
 	start      int64 // request time, Unix seconds (see clock.go)
 	session    string
 	sessionExp int64
-	cred       credKey // the credential pair being exchanged
-	sentAtMS   int64   // when the exchange was dispatched (trusted clock only)
-	awaiting   bool    // an exchange callout is out: its callback will use this context
-	finished   bool    // the stream is done (the context is spare or abandoned)
+	cred       cache.CredKey // the credential pair being exchanged
+	sentAtMS   int64         // when the exchange was dispatched (trusted clock only)
+	awaiting   bool          // an exchange callout is out: its callback will use this context
+	finished   bool          // the stream is done (the context is spare or abandoned)
 }
 
 // OnHttpStreamDone is the last callback of a stream (proxy_on_log); after it

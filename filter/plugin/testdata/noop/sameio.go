@@ -3,17 +3,15 @@ package main
 import (
 	"strconv"
 	"strings"
-	"unsafe"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
+
+	"github.com/svcauth/svcauth/filter/internal/rawmem"
 )
 
-// The ABI calls svcauth declares itself (filter/plugin/headers_wasm.go,
-// wallclock_wasm.go), declared the same way.
-//
-//go:wasmimport env proxy_get_header_map_pairs
-//go:noescape
-func getHeaderMapPairs(mapType uint32, data unsafe.Pointer, size *int32) uint32
+// The ABI calls svcauth makes itself rather than through the SDK: the
+// header map through rawmem.RequestHeaderMap (filter/internal/rawmem), and
+// the clock (filter/plugin/wallclock_wasm.go), declared the same way.
 
 //go:wasmimport wasi_snapshot_preview1 clock_time_get
 //go:noescape
@@ -46,10 +44,8 @@ func parseSameIO(cfg string) *sameIO {
 }
 
 func (s *sameIO) request() {
-	var raw *byte
-	var size int32
-	if getHeaderMapPairs(0, unsafe.Pointer(&raw), &size) == 0 && raw != nil {
-		s.sink += uint64(*raw)
+	if b := rawmem.RequestHeaderMap(); len(b) > 0 {
+		s.sink += uint64(b[0])
 	}
 	var ns uint64
 	clockTimeGet(0, 1_000_000, &ns)

@@ -1,36 +1,40 @@
-package plugin
+package headers
 
 import (
 	"encoding/binary"
 	"strings"
 	"testing"
+
+	"github.com/svcauth/svcauth/filter/internal/guardpage"
+	"github.com/svcauth/svcauth/filter/internal/rawmem"
 )
 
-// serializePairs writes header pairs as a proxy-wasm host hands them over.
-func serializePairs(hs [][2]string) []byte {
-	b := binary.LittleEndian.AppendUint32(nil, uint32(len(hs)))
-	for _, kv := range hs {
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(kv[0])))
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(kv[1])))
-	}
-	for _, kv := range hs {
-		b = append(append(append(append(b, kv[0]...), 0), kv[1]...), 0)
-	}
-	return b
+const (
+	testClientID = "0123456789abcdef0123456789abcdef.access"
+	testSecret   = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+)
+
+// defaultNames are the default configuration's names.
+func defaultNames() Names {
+	return Names{Token: "cf-access-token", ClientID: "cf-access-client-id", ClientSecret: "cf-access-client-secret",
+		Assertion: "cf-access-jwt-assertion", CookieName: "CF_Authorization"}
+}
+
+// everyName indexes every kind of header: exempt prefixes and CORS read the
+// path, the method and the preflight headers too.
+func everyName() *Index {
+	n := defaultNames()
+	n.JSONCredentials, n.ReadPath, n.ReadCORS = "x-svcauth-credentials", true, true
+	x := NewIndex(n)
+	return &x
 }
 
 // FuzzScanSerialized checks the in-place header reader of the module
-// (scanSerialized) against the SDK-list reader the native build uses (scan):
+// (ScanSerialized) against the list reader the native build uses (Scan):
 // for a well-formed buffer both see the same request, and any buffer at all
 // neither panics nor reads past its end. Seeds run in `go test`.
 func FuzzScanSerialized(f *testing.F) {
-	// Every kind of header indexed: exempt prefixes and CORS read the path,
-	// the method and the preflight headers too.
-	cfg, err := ParseConfig([]byte(testConfig("json_credentials_header", "x-svcauth-credentials",
-		"exempt_path_prefixes", []string{"/health"}, "allow_cors_preflight", true)))
-	if err != nil {
-		f.Fatal(err)
-	}
+	x := everyName()
 	request := func(extra ...[2]string) [][2]string {
 		return append([][2]string{{":method", "GET"}, {":path", "/api?x=1"}, {":authority", "app.example"}, {"x-request-id", "r-1"}}, extra...)
 	}
@@ -43,14 +47,14 @@ func FuzzScanSerialized(f *testing.F) {
 	} {
 		// A well-formed buffer must be accepted and read as the list is: the
 		// fuzz body below only compares what was accepted.
-		var got, want requestHeaders
-		if !got.scanSerialized(serializePairs(hs), cfg) {
+		var got, want Request
+		if !got.ScanSerialized(SerializePairs(hs), x) {
 			f.Fatalf("well-formed headers %q refused", hs)
 		}
-		if want.scan(hs, cfg); got != want {
+		if want.Scan(hs, x); got != want {
 			f.Fatalf("in place: %+v\nfrom pairs: %+v", got, want)
 		}
-		f.Add(serializePairs(hs))
+		f.Add(SerializePairs(hs))
 	}
 	f.Add([]byte{})
 	f.Add([]byte{1, 0, 0})
@@ -59,18 +63,18 @@ func FuzzScanSerialized(f *testing.F) {
 	f.Add([]byte{255, 255, 255, 255, 1, 0, 0, 0, 1, 0, 0, 0, 'a', 0, 'b', 0})    // count larger than the buffer
 	f.Add([]byte{1, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255, 'a', 0, 0}) // sizes that overflow 32 bits
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var got requestHeaders
-		ok := got.scanSerialized(guarded(t, b), cfg) // a read past the end crashes
+		var got Request
+		ok := got.ScanSerialized(guardpage.Bytes(t, b), x) // a read past the end crashes
 		if !ok {
 			return
 		}
 		hs := parsePairsForTest(t, b)
-		var want requestHeaders
-		want.scan(hs, cfg)
+		var want Request
+		want.Scan(hs, x)
 		if got != want {
 			t.Fatalf("in place: %+v\nfrom pairs: %+v", got, want)
 		}
-		if len(b) > 0 && string(serializePairs(hs)) != string(b[:len(serializePairs(hs))]) {
+		if len(b) > 0 && string(SerializePairs(hs)) != string(b[:len(SerializePairs(hs))]) {
 			t.Fatal("accepted buffer does not re-serialize to itself")
 		}
 	})
@@ -90,7 +94,7 @@ func parsePairsForTest(t *testing.T, b []byte) [][2]string {
 		for j := range 2 {
 			l := int(binary.LittleEndian.Uint32(b[4+8*i+4*j:]))
 			if l >= len(data) || data[l] != 0 {
-				t.Fatalf("scanSerialized accepted a malformed buffer %x", b)
+				t.Fatalf("ScanSerialized accepted a malformed buffer %x", b)
 			}
 			hs[i][j] = string(data[:l])
 			data = data[l+1:]
@@ -99,81 +103,72 @@ func parsePairsForTest(t *testing.T, b []byte) [][2]string {
 	return hs
 }
 
-// TestHeaderIndex: every name the filter reads is found, with its kind,
-// including configured names longer than the length table; names of the
-// same length are told apart; everything else is not found. The path, the
-// method and the CORS headers are read only when the configuration needs
-// them, and x-request-id never (an exchange reads it from the host).
-func TestHeaderIndex(t *testing.T) {
+// TestIndex: every name the filter reads is found, with its kind, including
+// configured names longer than the length table; names of the same length
+// are told apart; everything else is not found. The path, the method and the
+// CORS headers are read only when the configuration needs them, and
+// x-request-id never (an exchange reads it from the host).
+func TestIndex(t *testing.T) {
 	long := "x-very-long-credential-header-name-for-the-client-secret-of-this-app"
-	kv := []any{"client_secret_header", long, "json_credentials_header", "x-creds", "token_header", "x-tok"}
-	c, err := ParseConfig([]byte(testConfig(append(kv, "exempt_path_prefixes", []string{"/health"}, "allow_cors_preflight", true)...)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(long) <= maxIndexedNameLen {
+	custom := defaultNames()
+	custom.ClientSecret, custom.JSONCredentials, custom.Token = long, "x-creds", "x-tok"
+	all := custom
+	all.ReadPath, all.ReadCORS = true, true
+	x := NewIndex(all)
+	if len(long) <= rawmem.MaxFilteredNameLen {
 		t.Fatalf("test name of %d bytes should exceed the table", len(long))
 	}
-	for name, want := range map[string]headerKind{
-		":path": hdrPath, ":method": hdrMethod, "origin": hdrOrigin, "access-control-request-method": hdrACRM,
-		"cookie": hdrCookie, "x-tok": hdrToken, "cf-access-client-id": hdrClientID,
-		long: hdrSecret, "cf-access-jwt-assertion": hdrAssertion, "x-creds": hdrJSON,
+	for name, want := range map[string]Kind{
+		":path": Path, ":method": Method, "origin": Origin, "access-control-request-method": ACRM,
+		"cookie": Cookie, "x-tok": Token, "cf-access-client-id": ClientID,
+		long: Secret, "cf-access-jwt-assertion": Assertion, "x-creds": JSON,
 	} {
-		if got, ok := c.headers.kind(name); !ok || got != want {
-			t.Errorf("kind(%q) = %v, %v; want %v", name, got, ok, want)
+		if got, ok := x.Kind(name); !ok || got != want {
+			t.Errorf("Kind(%q) = %v, %v; want %v", name, got, ok, want)
 		}
 	}
 	for _, name := range []string{"", "x-tak", "cookies", ":authority", "user-agent", long + "x", long[:len(long)-1] + "y", "cf-access-client-secret", "x-request-id"} {
-		if k, ok := c.headers.kind(name); ok {
-			t.Errorf("kind(%q) = %v; want none", name, k)
+		if k, ok := x.Kind(name); ok {
+			t.Errorf("Kind(%q) = %v; want none", name, k)
 		}
 	}
 
 	// The default token header (15 bytes) against names that differ from it
 	// in one byte, at each end of its two words.
-	defaults, err := ParseConfig([]byte(testConfig()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if k, ok := defaults.headers.kind("cf-access-token"); !ok || k != hdrToken {
-		t.Errorf("kind(cf-access-token) = %v, %v", k, ok)
+	defaults := NewIndex(defaultNames())
+	if k, ok := defaults.Kind("cf-access-token"); !ok || k != Token {
+		t.Errorf("Kind(cf-access-token) = %v, %v", k, ok)
 	}
 	for _, name := range []string{"cf-access-tokeN", "cf-access-toke~", "df-access-token", "cf-accest-token", "cf-access-uoken"} {
-		if k, ok := defaults.headers.kind(name); ok {
-			t.Errorf("kind(%q) = %v; want none", name, k)
+		if k, ok := defaults.Kind(name); ok {
+			t.Errorf("Kind(%q) = %v; want none", name, k)
 		}
 	}
 
-	plain, err := ParseConfig([]byte(testConfig(kv...)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain := NewIndex(custom)
 	for _, name := range []string{":path", ":method", "origin", "access-control-request-method", "x-request-id"} {
-		if k, ok := plain.headers.kind(name); ok {
-			t.Errorf("without exempt prefixes or CORS: kind(%q) = %v; want none", name, k)
+		if k, ok := plain.Kind(name); ok {
+			t.Errorf("without exempt prefixes or CORS: Kind(%q) = %v; want none", name, k)
 		}
 	}
-	if k, ok := plain.headers.kind("cookie"); !ok || k != hdrCookie {
-		t.Errorf("without exempt prefixes or CORS: kind(cookie) = %v, %v", k, ok)
+	if k, ok := plain.Kind("cookie"); !ok || k != Cookie {
+		t.Errorf("without exempt prefixes or CORS: Kind(cookie) = %v, %v", k, ok)
 	}
 }
 
-// FuzzHeaderKind holds the index's word comparison (nameWords) to plain
+// FuzzKind holds the index's word comparison (rawmem.NameWords) to plain
 // string equality with each name the filter reads: every length up to and
 // past 16 bytes, names that differ in one byte anywhere, and names longer
 // than the length table.
-func FuzzHeaderKind(f *testing.F) {
+func FuzzKind(f *testing.F) {
 	long := "x-very-long-credential-header-name-for-the-client-secret-of-this-app"
-	// Names of every length class nameWords treats apart: under 4 bytes, 4-7,
+	// Names of every length class NameWords treats apart: under 4 bytes, 4-7,
 	// 8-15, 16-24 (three words, overlapping below 24), over 24 (text compared
 	// too).
-	c, err := ParseConfig([]byte(testConfig("client_secret_header", long, "json_credentials_header", "x-creds-nine",
-		"token_header", "x-t", "client_id_header", "x-client-id-0016", "assertion_header", "x-assertion-header-0020",
-		"exempt_path_prefixes", []string{"/health"}, "allow_cors_preflight", true)))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, name := range c.headers.names {
+	x := NewIndex(Names{ClientSecret: long, JSONCredentials: "x-creds-nine", Token: "x-t",
+		ClientID: "x-client-id-0016", Assertion: "x-assertion-header-0020", CookieName: "CF_Authorization",
+		ReadPath: true, ReadCORS: true})
+	for _, name := range x.names {
 		f.Add(name)
 		for i := range len(name) {
 			f.Add(name[:i] + "#" + name[i+1:])
@@ -185,15 +180,15 @@ func FuzzHeaderKind(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, name string) {
-		probe := guardedString(t, name) // a read past the end crashes
-		want, found := headerKind(0), false
-		for k, n := range c.headers.names {
+		probe := guardpage.String(t, name) // a read past the end crashes
+		want, found := Kind(0), false
+		for k, n := range x.names {
 			if n != "" && n == name {
-				want, found = headerKind(k), true
+				want, found = Kind(k), true
 			}
 		}
-		if got, ok := c.headers.kind(probe); ok != found || got != want {
-			t.Fatalf("kind(%q) = %v, %v; want %v, %v", name, got, ok, want, found)
+		if got, ok := x.Kind(probe); ok != found || got != want {
+			t.Fatalf("Kind(%q) = %v, %v; want %v, %v", name, got, ok, want, found)
 		}
 	})
 }
@@ -212,7 +207,7 @@ func FuzzAddCookies(f *testing.F) {
 	}
 	const name = "CF_Authorization"
 	f.Fuzz(func(t *testing.T, header string) {
-		var want requestHeaders
+		var want Request
 		for _, pair := range strings.Split(header, ";") {
 			k, v, ok := strings.Cut(pair, "=")
 			if !ok || strings.Trim(k, " \t") != name { // not trimOWS: the reference shares no code with addCookies
@@ -224,10 +219,10 @@ func FuzzAddCookies(f *testing.F) {
 			}
 			want.addCandidate(v)
 		}
-		var got requestHeaders
-		got.addCookies(guardedString(t, header), name) // a read past the end crashes
+		var got Request
+		got.addCookies(guardpage.String(t, header), name) // a read past the end crashes
 		if got != want {
-			t.Fatalf("addCookies(%q) = %q (%d), want %q (%d)", header, got.candidates, got.nCandidates, want.candidates, want.nCandidates)
+			t.Fatalf("addCookies(%q) = %q, want %q", header, got.Sessions(), want.Sessions())
 		}
 	})
 }

@@ -1,16 +1,18 @@
-package plugin
+//go:build !svcauth_plain_indexbyte
+
+package rawmem
 
 import (
 	"math/bits"
 	"unsafe"
 )
 
-// indexByte is strings.IndexByte for the long values the filter searches (a
+// IndexByte is strings.IndexByte for the long values the filter searches (a
 // Cookie header holds a 500-byte session JWT): the runtime's wasm version
 // looks at four bytes a step, this one at 32, which inside wasm halves the
 // search (BenchmarkLogicIndexByte). Natively it is slower than the runtime's
 // and only the tests run it there.
-func indexByte(s string, c byte) int {
+func IndexByte(s string, c byte) int {
 	n := len(s)
 	p := unsafe.Pointer(unsafe.StringData(s))
 	pattern := uint64(c) * lsb

@@ -1,0 +1,72 @@
+package revocation
+
+import "github.com/svcauth/svcauth/filter/session"
+
+// Key is one HMAC key the filter accepts, with when the issuer starts
+// signing with it (0: already, or unknown, as for configured keys).
+type Key struct {
+	Key         session.Key
+	ActivatesAt int64
+	Version     int64 // the N of a kid ending ".vN" (the issuer's key ids); 0 otherwise
+}
+
+// NewKey describes k.
+func NewKey(k session.Key, activatesAt int64) Key {
+	return Key{Key: k, ActivatesAt: activatesAt, Version: session.KeyVersion(k.ID)}
+}
+
+// SigningKey returns the key sync requests are signed with: the newest key
+// that is already active at now ("publish first, sign later": a pending key
+// may not be known to the issuer's sync authentication as current yet).
+// Newest is the latest activation, then the highest version, then the last
+// listed. With no active key at all it takes the one activating first.
+func SigningKey(keys []Key, now int64) Key {
+	best := -1
+	for i := range keys {
+		k := &keys[i]
+		if k.ActivatesAt > now {
+			continue
+		}
+		if best < 0 || k.ActivatesAt > keys[best].ActivatesAt ||
+			k.ActivatesAt == keys[best].ActivatesAt && k.Version >= keys[best].Version {
+			best = i
+		}
+	}
+	if best >= 0 {
+		return keys[best]
+	}
+	for i := range keys {
+		if best < 0 || keys[i].ActivatesAt < keys[best].ActivatesAt {
+			best = i
+		}
+	}
+	return keys[best]
+}
+
+// SameKeys reports whether a and b list the same keys in the same order.
+func SameKeys(a, b []Key) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key.ID != b[i].Key.ID || a[i].ActivatesAt != b[i].ActivatesAt ||
+			string(a[i].Key.Secret) != string(b[i].Key.Secret) {
+			return false
+		}
+	}
+	return true
+}
+
+// DroppedKey reports whether a key of old is missing from (or changed in) next.
+func DroppedKey(old, next []Key) bool {
+outer:
+	for _, o := range old {
+		for _, n := range next {
+			if n.Key.ID == o.Key.ID && string(n.Key.Secret) == string(o.Key.Secret) {
+				continue outer
+			}
+		}
+		return true
+	}
+	return false
+}

@@ -1,0 +1,158 @@
+package revocation
+
+import (
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/svcauth/svcauth/filter/internal/syntax"
+	"github.com/svcauth/svcauth/filter/session"
+	"github.com/tidwall/gjson"
+)
+
+// Sync is a parsed 200 answer of the sync endpoint.
+type Sync struct {
+	ETag        string
+	GeneratedAt int64
+	State       *State
+	Keys        []Key
+}
+
+// MaxBody bounds the sync answer the filter reads and shares.
+const MaxBody = 4 << 20
+
+// ParseSync validates a sync answer (its State not yet installed). Unknown fields are ignored (the
+// issuer may add some); every field the contract defines must have its type,
+// and there must be at least one usable key, or the whole answer is refused
+// and the previous state stays.
+func ParseSync(body []byte) (*Sync, error) {
+	if len(body) == 0 || len(body) > MaxBody || !gjson.ValidBytes(body) {
+		return nil, errors.New("not a JSON document of at most 4 MiB")
+	}
+	doc := gjson.ParseBytes(body)
+	if !doc.IsObject() {
+		return nil, errors.New("not a JSON object")
+	}
+	st := &Sync{State: &State{}}
+	var err error
+	fail := func(msg string) bool { err = errors.New(msg); return false }
+	haveKeys := false
+	doc.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "etag":
+			if v.Type != gjson.String || len(v.Str) > 256 || !syntax.VisibleASCII(v.Str) || strings.ContainsRune(v.Str, '"') {
+				return fail("etag must be a short string")
+			}
+			st.ETag = v.Str
+		case "generated_at":
+			n, ok := unixField(v)
+			if !ok {
+				return fail("generated_at must be Unix seconds")
+			}
+			st.GeneratedAt = n
+		case "sessions_not_before":
+			n, ok := unixField(v)
+			if !ok {
+				return fail("sessions_not_before must be Unix seconds")
+			}
+			st.State.notBefore = n
+		case "revoked_tokens":
+			if !v.IsArray() && v.Type != gjson.Null {
+				return fail("revoked_tokens must be an array")
+			}
+			v.ForEach(func(_, e gjson.Result) bool {
+				id, at := e.Get("token_id"), e.Get("revoked_at")
+				n, ok := unixField(at)
+				if !e.IsObject() || id.Type != gjson.String || id.Str == "" || !ok {
+					return fail("revoked_tokens entries must be {token_id, revoked_at}")
+				}
+				if st.State.revoked == nil {
+					st.State.revoked = map[string]int64{}
+				}
+				if prev, seen := st.State.revoked[id.Str]; !seen || n > prev {
+					st.State.revoked[id.Str] = n
+				}
+				return true
+			})
+		case "disabled_tokens":
+			if !v.IsArray() && v.Type != gjson.Null {
+				return fail("disabled_tokens must be an array")
+			}
+			v.ForEach(func(_, e gjson.Result) bool {
+				if e.Type != gjson.String || e.Str == "" {
+					return fail("disabled_tokens entries must be token ids")
+				}
+				if st.State.disabled == nil {
+					st.State.disabled = map[string]struct{}{}
+				}
+				st.State.disabled[e.Str] = struct{}{}
+				return true
+			})
+		case "secret_grace_ends":
+			if !v.IsArray() && v.Type != gjson.Null {
+				return fail("secret_grace_ends must be an array")
+			}
+			v.ForEach(func(_, e gjson.Result) bool {
+				id, at := e.Get("token_id"), e.Get("previous_secret_expires_at")
+				n, ok := unixField(at)
+				if !e.IsObject() || id.Type != gjson.String || id.Str == "" || !ok {
+					return fail("secret_grace_ends entries must be {token_id, previous_secret_expires_at}")
+				}
+				if st.State.graceEnds == nil {
+					st.State.graceEnds = map[string]int64{}
+				}
+				st.State.graceEnds[id.Str] = n
+				return true
+			})
+		case "keys":
+			haveKeys = true
+			if !v.IsArray() {
+				return fail("keys must be an array")
+			}
+			v.ForEach(func(_, e gjson.Result) bool {
+				kid, key, at := e.Get("kid"), e.Get("key"), e.Get("activates_at")
+				if !e.IsObject() || kid.Type != gjson.String || !syntax.ValidKID(kid.Str) || key.Type != gjson.String {
+					return fail("keys entries must be {kid, key, activates_at}")
+				}
+				secret, derr := base64.RawURLEncoding.Strict().DecodeString(key.Str)
+				if derr != nil || len(secret) < syntax.MinKeyBytes {
+					return fail("key " + kid.Str + " is not base64url of at least 32 bytes")
+				}
+				var n int64
+				if at.Exists() {
+					var ok bool
+					if n, ok = unixField(at); !ok {
+						return fail("key " + kid.Str + ": activates_at must be Unix seconds")
+					}
+				}
+				for _, seen := range st.Keys {
+					if seen.Key.ID == kid.Str {
+						return fail("duplicate key id " + kid.Str)
+					}
+				}
+				st.Keys = append(st.Keys, NewKey(session.Key{ID: kid.Str, Secret: secret}, n))
+				return true
+			})
+		}
+		return err == nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !haveKeys || len(st.Keys) == 0 {
+		return nil, errors.New("no keys")
+	}
+	return st, nil
+}
+
+func unixField(v gjson.Result) (int64, bool) {
+	if v.Type != gjson.Number {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v.Raw, 10, 64)
+	if err != nil || n < 0 || n > syntax.MaxUnixSeconds {
+		return 0, false
+	}
+	return n, true
+}
