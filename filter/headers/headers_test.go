@@ -56,6 +56,8 @@ func FuzzScanSerialized(f *testing.F) {
 		}
 		f.Add(SerializePairs(hs))
 	}
+	// The malformed buffers of rawmem's FuzzScanHeaderMap, repeated: there
+	// they meet the scan alone, here the scan behind Request.
 	f.Add([]byte{})
 	f.Add([]byte{1, 0, 0})
 	f.Add([]byte{1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 'a', 0, 'b'})               // value runs off the end

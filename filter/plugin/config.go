@@ -119,11 +119,9 @@ func ParseConfig(data []byte) (*Config, error) {
 	seen := map[string]bool{}
 	root.ForEach(func(k, v gjson.Result) bool {
 		name := k.String()
-		if seen[name] {
-			p.add(name, "appears more than once")
+		if !p.firstTime(seen, name, name) {
 			return true
 		}
-		seen[name] = true
 		switch name {
 		case "audience":
 			c.Audience = parseAudience(p, v)
@@ -183,6 +181,18 @@ func ParseConfig(data []byte) (*Config, error) {
 type problems struct{ list []string }
 
 func (p *problems) add(field, msg string) { p.list = append(p.list, field+": "+msg) }
+
+// firstTime records name in seen and reports whether it is new; a repeated
+// name is a problem of field (JSON objects may repeat keys; a configuration
+// must not, or two readers could see two values).
+func (p *problems) firstTime(seen map[string]bool, name, field string) bool {
+	if seen[name] {
+		p.add(field, "appears more than once")
+		return false
+	}
+	seen[name] = true
+	return true
+}
 
 func parseAudience(p *problems, v gjson.Result) string {
 	if v.Type != gjson.String || !credential.ValidAudience(v.Str) {
@@ -297,11 +307,9 @@ func parseIssuer(p *problems, v gjson.Result, ic *IssuerConfig) {
 	v.ForEach(func(k, f gjson.Result) bool {
 		name := k.String()
 		field := "issuer." + name
-		if seen[name] {
-			p.add(field, "appears more than once")
+		if !p.firstTime(seen, name, field) {
 			return true
 		}
-		seen[name] = true
 		switch name {
 		case "cluster":
 			ic.Cluster = stringField(p, field, f, ic.Cluster)

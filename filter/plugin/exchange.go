@@ -130,21 +130,7 @@ func (h *httpContext) onExchangeResponse(numHeaders, bodySize, _ int) {
 		h.reply(503, reasonIssuerUnreachable)
 		return
 	}
-	status, retryAfter := "", ""
-	if hs, err := proxywasm.GetHttpCallResponseHeaders(); err == nil {
-		for _, kv := range hs {
-			switch kv[0] {
-			case ":status":
-				status = kv[1]
-			case "retry-after":
-				retryAfter = kv[1]
-			}
-		}
-	}
-	var body []byte
-	if bodySize > 0 && bodySize <= maxIssuerBody {
-		body, _ = proxywasm.GetHttpCallResponseBody(0, bodySize)
-	}
+	status, retryAfter, body := calloutAnswer(bodySize, maxIssuerBody, "retry-after")
 	switch status {
 	case "200":
 		h.acceptSession(body)

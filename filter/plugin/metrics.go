@@ -85,6 +85,7 @@ func (s *stats) define() {
 		s.outcomeIDs[i] = proxywasm.DefineCounterMetric(name)
 	}
 	s.reasons = map[reasonKey]*reasonCount{}
+	// One line per metric, on purpose: each is a name operators alert on.
 	s.syncOK = proxywasm.DefineCounterMetric(metricSyncOK)
 	s.syncNotMod = proxywasm.DefineCounterMetric(metricSyncNotModified)
 	s.syncFailed = proxywasm.DefineCounterMetric(metricSyncFailed)

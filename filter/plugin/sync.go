@@ -221,22 +221,8 @@ func (p *pluginContext) onSyncResponse(numHeaders, bodySize, _ int) {
 		p.syncFailed("no answer from the issuer (timeout or connection failure)")
 		return
 	}
-	status, date := "", ""
-	if hs, err := proxywasm.GetHttpCallResponseHeaders(); err == nil {
-		for _, kv := range hs {
-			switch kv[0] {
-			case ":status":
-				status = kv[1]
-			case "date":
-				date = kv[1]
-			}
-		}
-	}
+	status, date, body := calloutAnswer(bodySize, revocation.MaxBody, "date")
 	p.clock.observeHTTPDate(date)
-	var body []byte
-	if bodySize > 0 && bodySize <= revocation.MaxBody {
-		body, _ = proxywasm.GetHttpCallResponseBody(0, bodySize)
-	}
 	switch status {
 	case "200":
 		st, err := revocation.ParseSync(body)

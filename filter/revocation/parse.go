@@ -58,23 +58,9 @@ func ParseSync(body []byte) (*Sync, error) {
 			}
 			st.State.notBefore = n
 		case "revoked_tokens":
-			if !v.IsArray() && v.Type != gjson.Null {
-				return fail("revoked_tokens must be an array")
+			if err = tokenTimes(v, "revoked_tokens", "revoked_at", true, &st.State.revoked); err != nil {
+				return false
 			}
-			v.ForEach(func(_, e gjson.Result) bool {
-				id, at := e.Get("token_id"), e.Get("revoked_at")
-				n, ok := unixField(at)
-				if !e.IsObject() || id.Type != gjson.String || id.Str == "" || !ok {
-					return fail("revoked_tokens entries must be {token_id, revoked_at}")
-				}
-				if st.State.revoked == nil {
-					st.State.revoked = map[string]int64{}
-				}
-				if prev, seen := st.State.revoked[id.Str]; !seen || n > prev {
-					st.State.revoked[id.Str] = n
-				}
-				return true
-			})
 		case "disabled_tokens":
 			if !v.IsArray() && v.Type != gjson.Null {
 				return fail("disabled_tokens must be an array")
@@ -90,21 +76,9 @@ func ParseSync(body []byte) (*Sync, error) {
 				return true
 			})
 		case "secret_grace_ends":
-			if !v.IsArray() && v.Type != gjson.Null {
-				return fail("secret_grace_ends must be an array")
+			if err = tokenTimes(v, "secret_grace_ends", "previous_secret_expires_at", false, &st.State.graceEnds); err != nil {
+				return false
 			}
-			v.ForEach(func(_, e gjson.Result) bool {
-				id, at := e.Get("token_id"), e.Get("previous_secret_expires_at")
-				n, ok := unixField(at)
-				if !e.IsObject() || id.Type != gjson.String || id.Str == "" || !ok {
-					return fail("secret_grace_ends entries must be {token_id, previous_secret_expires_at}")
-				}
-				if st.State.graceEnds == nil {
-					st.State.graceEnds = map[string]int64{}
-				}
-				st.State.graceEnds[id.Str] = n
-				return true
-			})
 		case "keys":
 			haveKeys = true
 			if !v.IsArray() {
@@ -144,6 +118,32 @@ func ParseSync(body []byte) (*Sync, error) {
 		return nil, errors.New("no keys")
 	}
 	return st, nil
+}
+
+// tokenTimes reads field, an array of {token_id, <timeField>} objects (or
+// null), into *dst. When an id repeats, latest keeps its latest time (a
+// revocation), else the last one listed counts.
+func tokenTimes(v gjson.Result, field, timeField string, latest bool, dst *map[string]int64) error {
+	if !v.IsArray() && v.Type != gjson.Null {
+		return errors.New(field + " must be an array")
+	}
+	var err error
+	v.ForEach(func(_, e gjson.Result) bool {
+		id, at := e.Get("token_id"), e.Get(timeField)
+		n, ok := unixField(at)
+		if !e.IsObject() || id.Type != gjson.String || id.Str == "" || !ok {
+			err = errors.New(field + " entries must be {token_id, " + timeField + "}")
+			return false
+		}
+		if *dst == nil {
+			*dst = map[string]int64{}
+		}
+		if prev, seen := (*dst)[id.Str]; !seen || !latest || n > prev {
+			(*dst)[id.Str] = n
+		}
+		return true
+	})
+	return err
 }
 
 func unixField(v gjson.Result) (int64, bool) {

@@ -316,6 +316,9 @@ func (h *Host) continueStream(api.Memory, []uint64) uint32 {
 	return resultOK
 }
 
+// httpCall reads its arguments as sendLocalResponse does (views, then the
+// header pairs); the ABI orders the two calls' arguments differently, so the
+// few lines are written out in each.
 func (h *Host) httpCall(m api.Memory, s []uint64) uint32 {
 	upstream, ok1 := view(m, s[0], s[1])
 	pairs, ok2 := view(m, s[2], s[3])
@@ -400,6 +403,8 @@ func (h *Host) getProperty(m api.Memory, s []uint64) uint32 {
 
 // encodePairs serialises a header map as proxy-wasm does: the count, each
 // pair's key and value sizes, then each key and value followed by a NUL.
+// (filter/headers.SerializePairs writes the same format; the host is written
+// apart from the filter's code on purpose, so that the two can disagree.)
 func encodePairs(pairs [][2]string) []byte {
 	size := 4
 	for _, kv := range pairs {
