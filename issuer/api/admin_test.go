@@ -179,7 +179,7 @@ func TestAdminKeys(t *testing.T) {
 func TestEnsureInitialAdminKey(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	key, generated, err := api.EnsureInitialAdminKey(ctx, h.store, h.keys, h.clock(), "")
+	key, generated, err := api.EnsureInitialAdminKey(ctx, h.store, h.keys, h.Now(), "")
 	if err != nil || key != "" || generated {
 		t.Fatalf("with a key already stored: %q %v %v", key, generated, err)
 	}
@@ -192,11 +192,11 @@ func TestEnsureInitialAdminKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fresh.Close()
-	if _, _, err := api.EnsureInitialAdminKey(ctx, fresh, h.keys, h.clock(), "not-a-key"); err == nil {
+	if _, _, err := api.EnsureInitialAdminKey(ctx, fresh, h.keys, h.Now(), "not-a-key"); err == nil {
 		t.Fatal("adopted a malformed key")
 	}
 	adopt := keys.NewAdminKey()
-	key, generated, err = api.EnsureInitialAdminKey(ctx, fresh, h.keys, h.clock(), adopt)
+	key, generated, err = api.EnsureInitialAdminKey(ctx, fresh, h.keys, h.Now(), adopt)
 	if err != nil || key != adopt || generated {
 		t.Fatalf("adopt: %q %v %v", key, generated, err)
 	}

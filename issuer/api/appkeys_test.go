@@ -38,7 +38,7 @@ func kidOf(t *testing.T, h *harness, app apiv1.App, jwt string, version int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Verify(jwt, h.clock().Unix()); err != nil {
+	if _, err := v.Verify(jwt, h.Now().Unix()); err != nil {
 		t.Fatalf("session not signed with %s: %v", want.ID, err)
 	}
 }
@@ -49,7 +49,7 @@ func TestKeyRotationPublishesFirstSignsLater(t *testing.T) {
 	other := h.createApp("other", "")
 	h.createPolicy(app.ID, domain.DecisionNonIdentity, []domain.Rule{domain.RuleAnyValidServiceToken()}, nil)
 	tok := h.createToken("ci", "")
-	t0 := h.clock()
+	t0 := h.Now()
 	kid := func(v int) string { return h.keys.SessionKey(app.AUD, v).ID }
 
 	keys := h.appKeys(app.ID)
@@ -57,8 +57,8 @@ func TestKeyRotationPublishesFirstSignsLater(t *testing.T) {
 		t.Fatalf("keys of a new app %+v", keys)
 	}
 
-	h.advance(time.Minute)
-	t1 := h.clock()
+	h.Advance(time.Minute)
+	t1 := h.Now()
 	var k2 apiv1.AppKey
 	h.call(request{method: "POST", path: "/v1/apps/" + app.ID + "/keys/rotate"}, 201, &k2)
 	want := apiv1.AppKey{KID: kid(2), Version: 2, CreatedAt: t1, ActivatesAt: t1.Add(30 * time.Second), State: "pending"}
@@ -85,7 +85,7 @@ func TestKeyRotationPublishesFirstSignsLater(t *testing.T) {
 	kidOf(t, h, app, resp.JWT, 1)
 
 	// From activates_at, v2 signs; v1 is previous, still published.
-	h.advance(30 * time.Second)
+	h.Advance(30 * time.Second)
 	h.call(request{method: "POST", path: "/v1/exchange", key: ptr(""), body: apiv1.ExchangeRequest{ClientID: tok.ClientID, ClientSecret: tok.ClientSecret, AUD: app.AUD}}, 200, &resp)
 	kidOf(t, h, app, resp.JWT, 2)
 	keys = h.appKeys(app.ID)
@@ -97,7 +97,7 @@ func TestKeyRotationPublishesFirstSignsLater(t *testing.T) {
 	}
 
 	// Once v1's sessions have expired, v1 retires and is no longer published.
-	h.advance(2*time.Hour + 5*time.Minute)
+	h.Advance(2*time.Hour + 5*time.Minute)
 	keys = h.appKeys(app.ID)
 	if keys[0].State != "retired" || keys[1].State != "signing" {
 		t.Fatalf("keys after retirement %+v", keys)

@@ -13,20 +13,20 @@ import (
 // the time range, and keyset paging with next_cursor and before.
 func TestAuditFiltersAndPaging(t *testing.T) {
 	h := newHarness(t)
-	start := h.clock()
+	start := h.Now()
 	billing := h.createApp("billing", "")
 	h.createPolicy(billing.ID, domain.DecisionNonIdentity, []domain.Rule{domain.RuleAnyValidServiceToken()}, nil)
 	other := h.createApp("other", "")
 	var toks []apiv1.Token
 	for i := 0; i < 4; i++ {
-		h.advance(time.Minute)
+		h.Advance(time.Minute)
 		toks = append(toks, h.createToken("t"+strconv.Itoa(i), ""))
 	}
-	h.advance(time.Minute)
-	middle := h.clock()
+	h.Advance(time.Minute)
+	middle := h.Now()
 	h.exchange(toks[0], billing.AUD)
 	h.exchange(toks[0], other.AUD)
-	h.advance(time.Minute)
+	h.Advance(time.Minute)
 	h.call(request{method: "POST", path: "/v1/service-tokens/" + toks[0].ID + "/refresh"}, 200, nil)
 
 	all := h.audit("limit=1000")

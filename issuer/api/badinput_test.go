@@ -79,7 +79,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	pp := pols + "/" + pol.ID
 	unknown := domain.NewID()
 	big := func(field string) string { return `{"` + field + `":"` + strings.Repeat("x", 65<<10) + `"}` }
-	future := h.clock().Add(24 * 3600e9).Format("2006-01-02T15:04:05Z")
+	future := h.Now().Add(24 * 3600e9).Format("2006-01-02T15:04:05Z")
 	importBody := func(name, clientID, secret, duration string) apiv1.ImportTokenRequest {
 		return apiv1.ImportTokenRequest{Name: name, ClientID: clientID, ClientSecret: secret, Duration: duration}
 	}

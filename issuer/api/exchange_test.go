@@ -29,7 +29,7 @@ func TestExchangeIssuesAVerifiableSession(t *testing.T) {
 	if err := dec.Decode(&resp); err != nil {
 		t.Fatal(err)
 	}
-	now := h.clock().Unix()
+	now := h.Now().Unix()
 	key := h.keys.SessionKey(app.AUD, 1)
 	if key.ID != app.AUD[:12]+".v1" || app.KeyID != key.ID {
 		t.Fatalf("kid %q, app shows %q", key.ID, app.KeyID)
@@ -166,7 +166,7 @@ func TestExchangeRefusals(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h.advance(tc.advance)
+			h.Advance(tc.advance)
 			before := len(h.audit("event=session.denied&limit=1000"))
 			rec := h.exchange(tc.tok, tc.aud)
 			if rec.Code != tc.status {
@@ -247,7 +247,7 @@ func TestExchangeHonoursSecretRotationGrace(t *testing.T) {
 	app := h.createApp("billing", "")
 	h.createPolicy(app.ID, domain.DecisionNonIdentity, []domain.Rule{domain.RuleAnyValidServiceToken()}, nil)
 	newSecret := credential.NewSecret()
-	until := h.clock().Add(time.Hour)
+	until := h.Now().Add(time.Hour)
 	if _, err := h.store.UpdateToken(context.Background(), tok.ID, func(t domain.Token) (domain.Token, error) {
 		t.PreviousSecretHash, t.PreviousSecretExpiresAt = t.SecretHash, &until
 		t.SecretHash = h.keys.HashSecret(newSecret)
@@ -265,7 +265,7 @@ func TestExchangeHonoursSecretRotationGrace(t *testing.T) {
 			t.Fatalf("during grace: %d, want %d", rec.Code, c.want)
 		}
 	}
-	h.advance(time.Hour)
+	h.Advance(time.Hour)
 	if rec := h.exchange(tok, app.AUD); rec.Code != 401 || decodeError(t, rec).Reason != "invalid_secret" {
 		t.Fatalf("old secret after grace: %d %s", rec.Code, rec.Body.String())
 	}
@@ -282,13 +282,13 @@ func TestLastSeenIsBatched(t *testing.T) {
 	if rec := h.exchange(tok, app.AUD); rec.Code != 200 {
 		t.Fatal(rec.Body.String())
 	}
-	seenAt := h.clock()
+	seenAt := h.Now()
 	ctx := context.Background()
 	stored, _ := h.store.GetToken(ctx, tok.ID)
 	if stored.LastSeenAt != nil {
 		t.Fatal("exchange wrote last_seen_at synchronously")
 	}
-	h.advance(time.Minute)
+	h.Advance(time.Minute)
 	if err := h.srv.FlushLastSeen(ctx); err != nil {
 		t.Fatal(err)
 	}

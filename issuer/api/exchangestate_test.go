@@ -1,24 +1,16 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/svcauth/svcauth/issuer/api"
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/domain"
-	"github.com/svcauth/svcauth/issuer/internal/logbuf"
-	"github.com/svcauth/svcauth/issuer/keys"
 	"github.com/svcauth/svcauth/issuer/storage"
-	"github.com/svcauth/svcauth/issuer/storage/sqlite"
 )
 
 // countingStore counts the storage calls the exchange could make: every
@@ -102,34 +94,11 @@ func (c *countingStore) CreateToken(ctx context.Context, t domain.Token) error {
 // and SQLite, and cfg applied to the server's configuration.
 func newCountingHarness(t *testing.T, cfg func(*api.Config)) (*harness, *countingStore) {
 	t.Helper()
-	dbPath := filepath.Join(t.TempDir(), "svcauth.db")
-	db, err := sqlite.Open(context.Background(), dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	cs := &countingStore{Storage: db, calls: map[string]int{}}
-	kr, err := keys.New(bytes.Repeat([]byte{42}, keys.MasterKeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, store: db, dbPath: dbPath, keys: kr, reg: prometheus.NewRegistry(), logs: &logbuf.Buffer{},
-		now: time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)}
-	c := api.Config{Storage: cs, Keys: kr, IssuerURL: issuerURL, Now: h.clock, Registry: h.reg,
-		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	if cfg != nil {
-		cfg(&c)
-	}
-	if h.srv, err = api.New(c); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.srv.Close(context.Background()) })
-	if h.adminKey, _, err = api.EnsureInitialAdminKey(context.Background(), db, kr, h.clock(), ""); err != nil {
-		t.Fatal(err)
-	}
-	if viaHTTPServer {
-		h.serveHTTP()
-	}
+	var cs *countingStore
+	h := newHarnessWith(t, func(db storage.Storage) storage.Storage {
+		cs = &countingStore{Storage: db, calls: map[string]int{}}
+		return cs
+	}, cfg)
 	return h, cs
 }
 
@@ -261,9 +230,9 @@ func TestCacheTTLCoversOtherReplicas(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	h.advance(2 * time.Second)
+	h.Advance(2 * time.Second)
 	h.wantExchange(tok, app.AUD, 200, "") // still cached
-	h.advance(time.Second)
+	h.Advance(time.Second)
 	h.wantExchange(tok, app.AUD, 401, "token_disabled")
 }
 
@@ -348,7 +317,7 @@ func TestUnknownClientIDReadOncePerTTL(t *testing.T) {
 	if got := cs.take(); got["GetTokenByClientID"] != 1 {
 		t.Fatalf("5 exchanges of an unknown client id: storage calls %v, want one token read", got)
 	}
-	h.advance(api.DefaultCacheTTL + time.Second)
+	h.Advance(api.DefaultCacheTTL + time.Second)
 	h.wantExchange(ghost, app.AUD, 401, domain.ReasonUnknownClient)
 	if got := cs.take(); got["GetTokenByClientID"] != 1 {
 		t.Fatalf("after the cache TTL: storage calls %v, want the token read again", got)

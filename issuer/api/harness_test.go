@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/domain"
 	"github.com/svcauth/svcauth/issuer/internal/logbuf"
+	"github.com/svcauth/svcauth/issuer/internal/testenv"
 	"github.com/svcauth/svcauth/issuer/keys"
 	"github.com/svcauth/svcauth/issuer/storage"
 	"github.com/svcauth/svcauth/issuer/storage/sqlite"
@@ -41,8 +41,7 @@ type harness struct {
 	logs     *logbuf.Buffer
 	adminKey string
 
-	mu  sync.Mutex
-	now time.Time
+	*testenv.Clock
 
 	// base is the URL of the fasthttp server (api.HTTPServer) that do
 	// sends requests to in the second run of the tests (TestMain); empty
@@ -65,7 +64,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil, nil) }
+
+// newHarnessWith is newHarness with wrap, when not nil, between the server
+// and SQLite (a store that counts calls), and cfg, when not nil, applied to
+// the server's configuration.
+func newHarnessWith(t *testing.T, wrap func(storage.Storage) storage.Storage, cfg func(*api.Config)) *harness {
 	t.Helper()
 	dbPath := filepath.Join(t.TempDir(), "svcauth.db")
 	store, err := sqlite.Open(context.Background(), dbPath)
@@ -73,19 +77,23 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	kr, err := keys.New(bytes.Repeat([]byte{42}, keys.MasterKeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := testenv.Keyring(t, 42)
 	h := &harness{t: t, store: store, dbPath: dbPath, keys: kr, reg: prometheus.NewRegistry(), logs: &logbuf.Buffer{},
-		now: time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)}
-	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.srv, err = api.New(api.Config{Storage: store, Keys: kr, IssuerURL: issuerURL, Logger: logger, Now: h.clock, Registry: h.reg})
-	if err != nil {
+		Clock: testenv.NewClock(time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC))}
+	var served storage.Storage = store
+	if wrap != nil {
+		served = wrap(store)
+	}
+	c := api.Config{Storage: served, Keys: kr, IssuerURL: issuerURL, Now: h.Now, Registry: h.reg,
+		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	if cfg != nil {
+		cfg(&c)
+	}
+	if h.srv, err = api.New(c); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.srv.Close(context.Background()) })
-	key, generated, err := api.EnsureInitialAdminKey(context.Background(), store, kr, h.clock(), "")
+	key, generated, err := api.EnsureInitialAdminKey(context.Background(), store, kr, h.Now(), "")
 	if err != nil || !generated || !keys.ValidAdminKey(key) {
 		t.Fatalf("initial admin key: %q %v %v", key, generated, err)
 	}
@@ -110,18 +118,6 @@ func (h *harness) serveHTTP() {
 		Timeout:       10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-}
-
-func (h *harness) clock() time.Time {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.now
-}
-
-func (h *harness) advance(d time.Duration) {
-	h.mu.Lock()
-	h.now = h.now.Add(d)
-	h.mu.Unlock()
 }
 
 // request describes one call; body is a string sent as is, or a value

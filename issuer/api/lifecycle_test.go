@@ -38,9 +38,9 @@ func TestPatchToken(t *testing.T) {
 	path := "/v1/service-tokens/" + tok.ID
 
 	var got apiv1.Token
-	h.advance(time.Hour)
+	h.Advance(time.Hour)
 	h.call(request{method: "PATCH", path: path, body: `{"name":"ci-renamed","duration":"48h"}`}, 200, &got)
-	if got.Name != "ci-renamed" || got.Duration != "48h" || !got.ExpiresAt.Equal(h.clock().Add(48*time.Hour)) || got.ClientSecret != "" {
+	if got.Name != "ci-renamed" || got.Duration != "48h" || !got.ExpiresAt.Equal(h.Now().Add(48*time.Hour)) || got.ClientSecret != "" {
 		t.Fatalf("patched %+v", got)
 	}
 	h.call(request{method: "PATCH", path: path, body: `{"enabled":false}`}, 200, &got)
@@ -68,11 +68,11 @@ func TestPatchToken(t *testing.T) {
 func TestRefreshToken(t *testing.T) {
 	h, app := lifecycleHarness(t)
 	tok := h.createToken("ci", "2h")
-	h.advance(3 * time.Hour)
+	h.Advance(3 * time.Hour)
 	h.wantExchange(tok, app.AUD, 401, "token_expired")
 	var got apiv1.Token
 	h.call(request{method: "POST", path: "/v1/service-tokens/" + tok.ID + "/refresh"}, 200, &got)
-	if !got.ExpiresAt.Equal(h.clock().Add(2*time.Hour)) || got.Status != "expiring" {
+	if !got.ExpiresAt.Equal(h.Now().Add(2*time.Hour)) || got.Status != "expiring" {
 		t.Fatalf("refreshed %+v", got)
 	}
 	h.wantExchange(tok, app.AUD, 200, "")
@@ -92,12 +92,12 @@ func TestRotateToken(t *testing.T) {
 	var rotated apiv1.Token
 	h.call(request{method: "POST", path: path, body: `{"grace":"1h"}`}, 200, &rotated)
 	if !credential.ValidSecret(rotated.ClientSecret) || rotated.ClientSecret == tok.ClientSecret || rotated.ClientSecretVersion != 2 ||
-		rotated.ClientID != tok.ClientID || rotated.PreviousSecretExpiresAt == nil || !rotated.PreviousSecretExpiresAt.Equal(h.clock().Add(time.Hour)) {
+		rotated.ClientID != tok.ClientID || rotated.PreviousSecretExpiresAt == nil || !rotated.PreviousSecretExpiresAt.Equal(h.Now().Add(time.Hour)) {
 		t.Fatalf("rotated %+v", rotated)
 	}
 	h.wantExchange(tok, app.AUD, 200, "")
 	h.wantExchange(rotated, app.AUD, 200, "")
-	h.advance(time.Hour)
+	h.Advance(time.Hour)
 	h.wantExchange(tok, app.AUD, 401, "invalid_secret")
 	h.wantExchange(rotated, app.AUD, 200, "")
 
@@ -109,7 +109,7 @@ func TestRotateToken(t *testing.T) {
 	h.wantExchange(rotated, app.AUD, 401, "invalid_secret")
 	h.wantExchange(again, app.AUD, 200, "")
 
-	until := h.clock().Add(2 * time.Hour).Format(time.RFC3339)
+	until := h.Now().Add(2 * time.Hour).Format(time.RFC3339)
 	var third apiv1.Token
 	h.call(request{method: "POST", path: path, body: `{"previous_secret_expires_at":"` + until + `"}`}, 200, &third)
 	h.wantExchange(again, app.AUD, 200, "")
@@ -216,7 +216,7 @@ func TestAppAndPolicyLifecycle(t *testing.T) {
 	}
 
 	h.call(request{method: "POST", path: "/v1/apps/" + app.ID + "/revoke-sessions"}, 200, &got)
-	if got.SessionsNotBefore == nil || !got.SessionsNotBefore.Equal(h.clock()) {
+	if got.SessionsNotBefore == nil || !got.SessionsNotBefore.Equal(h.Now()) {
 		t.Fatalf("sessions_not_before %v", got.SessionsNotBefore)
 	}
 	h.wantExchange(tok, app.AUD, 200, "") // revoking sessions does not revoke access

@@ -16,12 +16,12 @@ func TestCleanupInactiveTokens(t *testing.T) {
 	idle := h.createToken("idle", "forever")
 	named := h.createToken("named", "forever")
 	h.createPolicy(app.ID, domain.DecisionNonIdentity, []domain.Rule{domain.RuleServiceToken(named.ID)}, nil)
-	h.advance(20 * 24 * time.Hour)
+	h.Advance(20 * 24 * time.Hour)
 	used := h.createToken("fresh", "forever")
 	active := h.createToken("active", "forever")
-	h.advance(15 * 24 * time.Hour)
+	h.Advance(15 * 24 * time.Hour)
 	h.wantExchange(active, app.AUD, 200, "")
-	h.advance(20 * 24 * time.Hour) // idle and named: 55 days; fresh: 35 days unused; active: seen 20 days ago
+	h.Advance(20 * 24 * time.Hour) // idle and named: 55 days; fresh: 35 days unused; active: seen 20 days ago
 
 	for _, bad := range []struct {
 		days   int
@@ -58,7 +58,7 @@ func TestCleanupInactiveTokens(t *testing.T) {
 func TestPruneAudit(t *testing.T) {
 	h := newHarness(t)
 	h.createToken("old", "")
-	h.advance(48 * time.Hour)
+	h.Advance(48 * time.Hour)
 	h.createToken("new", "")
 	n, err := h.srv.PruneAudit(context.Background(), 24*time.Hour)
 	if err != nil || n != 2 { // the initial admin key row and token "old"
@@ -79,9 +79,9 @@ func TestCleanupInactiveTokensDisables(t *testing.T) {
 	disabled := h.createToken("already-disabled", "forever")
 	h.call(request{method: "PATCH", path: "/v1/service-tokens/" + disabled.ID, body: `{"enabled":false}`}, 200, nil)
 	recent := h.createToken("recent", "forever")
-	h.advance(364 * 24 * time.Hour)
+	h.Advance(364 * 24 * time.Hour)
 	h.wantExchange(recent, app.AUD, 200, "") // seen; not yet flushed: clean-up flushes first
-	h.advance(2 * 24 * time.Hour)
+	h.Advance(2 * 24 * time.Hour)
 
 	if n, err := h.srv.CleanupInactiveTokens(ctx, 0, "delete"); err != nil || n != 0 {
 		t.Fatalf("clean-up off (0 days): %d, %v", n, err)

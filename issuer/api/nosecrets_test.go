@@ -130,7 +130,7 @@ func TestNoSecretOrHashAnywhere(t *testing.T) {
 	h.call(as(request{method: "PATCH", path: "/v1/service-tokens/" + tok.ID, body: `{"enabled":false}`}), 200, nil)
 	exchange(rotatedAgain, 401)
 	h.call(as(request{method: "PATCH", path: "/v1/service-tokens/" + tok.ID, body: `{"enabled":true}`}), 200, nil)
-	h.advance(49 * time.Hour)
+	h.Advance(49 * time.Hour)
 	exchange(rotatedAgain, 401) // expired
 	h.call(as(request{method: "POST", path: "/v1/service-tokens/" + tok.ID + "/refresh"}), 200, nil)
 	exchange(rotatedAgain, 200)
@@ -170,7 +170,7 @@ func TestNoSecretOrHashAnywhere(t *testing.T) {
 	// An operator who sends a client secret as an admin key.
 	h.do(request{method: "GET", path: "/v1/apps", key: &rotatedAgain.ClientSecret})
 
-	h.advance(40 * 24 * time.Hour)
+	h.Advance(40 * 24 * time.Hour)
 	if n, err := h.srv.CleanupInactiveTokens(ctx, 30, "delete"); err != nil || n == 0 {
 		t.Fatalf("clean-up: %d %v", n, err)
 	}

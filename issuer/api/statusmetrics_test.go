@@ -29,10 +29,10 @@ func TestTokenStatusMetrics(t *testing.T) {
 		}
 	}
 	want(3, 2, 0, 1)
-	h.advance(2 * time.Hour) // "short" has expired; a disabled token stays disabled
+	h.Advance(2 * time.Hour) // "short" has expired; a disabled token stays disabled
 	want(3, 1, 1, 1)
-	h.advance(24 * time.Hour) // "expires-in-8-days" now expires within 7 days
+	h.Advance(24 * time.Hour) // "expires-in-8-days" now expires within 7 days
 	want(2, 2, 1, 1)
-	h.advance(8 * 24 * time.Hour)
+	h.Advance(8 * 24 * time.Hour)
 	want(2, 0, 3, 1)
 }

@@ -31,7 +31,7 @@ func syncSig(key session.Key, aud string, ts int64) string {
 // If-None-Match etag when not empty.
 func (h *harness) poll(aud string, key session.Key, etag string) *httptest.ResponseRecorder {
 	h.t.Helper()
-	hdr := map[string]string{"x-svcauth-sync": syncSig(key, aud, h.clock().Unix())}
+	hdr := map[string]string{"x-svcauth-sync": syncSig(key, aud, h.Now().Unix())}
 	if etag != "" {
 		hdr["If-None-Match"] = `"` + etag + `"`
 	}
@@ -71,9 +71,9 @@ func TestFilterSyncAnswer(t *testing.T) {
 	h, app, key := syncApp(t)
 	st := h.syncState(app.AUD, key)
 	want := apiv1.FilterSync{
-		ETag: st.ETag, GeneratedAt: h.clock().Unix(), SessionsNotBefore: 0,
+		ETag: st.ETag, GeneratedAt: h.Now().Unix(), SessionsNotBefore: 0,
 		RevokedTokens: []apiv1.SyncRevokedToken{}, DisabledTokens: []string{}, SecretGraceEnds: []apiv1.SyncSecretGraceEnd{},
-		Keys: []apiv1.SyncKey{{KID: key.ID, Key: base64.RawURLEncoding.EncodeToString(key.Secret), ActivatesAt: h.clock().Unix()}},
+		Keys: []apiv1.SyncKey{{KID: key.ID, Key: base64.RawURLEncoding.EncodeToString(key.Secret), ActivatesAt: h.Now().Unix()}},
 	}
 	if !sameJSON(t, st, want) {
 		t.Fatalf("sync state:\n got %+v\nwant %+v", st, want)
@@ -86,10 +86,10 @@ func TestFilterSyncAnswer(t *testing.T) {
 	}
 
 	// Unchanged: 304 without a body, for the exact, weak or listed tag.
-	h.advance(5 * time.Second)
+	h.Advance(5 * time.Second)
 	for _, inm := range []string{`"` + st.ETag + `"`, `W/"` + st.ETag + `"`, `"other", "` + st.ETag + `"`, "*"} {
 		rec := h.do(request{method: "GET", path: "/v1/filter-sync?aud=" + app.AUD, key: ptr(""),
-			header: map[string]string{"x-svcauth-sync": syncSig(key, app.AUD, h.clock().Unix()), "If-None-Match": inm}})
+			header: map[string]string{"x-svcauth-sync": syncSig(key, app.AUD, h.Now().Unix()), "If-None-Match": inm}})
 		if rec.Code != 304 || rec.Body.Len() != 0 || rec.Header().Get("ETag") != `"`+st.ETag+`"` {
 			t.Fatalf("If-None-Match %s: %d %q etag %q", inm, rec.Code, rec.Body.String(), rec.Header().Get("ETag"))
 		}
@@ -111,7 +111,7 @@ func TestFilterSyncAuthentication(t *testing.T) {
 	h, app, key := syncApp(t)
 	other := h.createApp("other", "")
 	otherKey := h.keys.SessionKey(other.AUD, 1)
-	now := h.clock().Unix()
+	now := h.Now().Unix()
 	good := syncSig(key, app.AUD, now)
 	kid, rest, _ := strings.Cut(good, ":")
 	ts, mac, _ := strings.Cut(rest, ":")
@@ -185,7 +185,7 @@ func TestFilterSyncAuthentication(t *testing.T) {
 			t.Fatalf("poll signed with %s: %d %s", k.ID, rec.Code, rec.Body.String())
 		}
 	}
-	h.advance(10*time.Second + time.Hour + 5*time.Minute)
+	h.Advance(10*time.Second + time.Hour + 5*time.Minute)
 	if rec := h.poll(app.AUD, key, ""); rec.Code != 401 || decodeError(t, rec).Reason != "unknown_kid" {
 		t.Fatalf("retired key: %d %s", rec.Code, rec.Body.String())
 	}
@@ -224,7 +224,7 @@ func TestFilterSyncFollowsEveryChange(t *testing.T) {
 			t.Fatalf("%s: poll answered %d, want 304", what, rec.Code)
 		}
 	}
-	h.advance(1500 * time.Millisecond)
+	h.Advance(1500 * time.Millisecond)
 
 	h.call(request{method: "PATCH", path: "/v1/service-tokens/" + tok.ID, body: `{"name":"ci-renamed"}`}, 200, nil)
 	h.call(request{method: "POST", path: "/v1/service-tokens/" + tok.ID + "/refresh"}, 200, nil)
@@ -233,7 +233,7 @@ func TestFilterSyncFollowsEveryChange(t *testing.T) {
 
 	// A rotation with grace: filters must learn when the old secret stops,
 	// to stop serving sessions they cached for the header pair before then.
-	graceEnd := h.clock().Add(time.Hour)
+	graceEnd := h.Now().Add(time.Hour)
 	h.call(request{method: "POST", path: "/v1/service-tokens/" + rotated.ID + "/rotate", body: `{"grace":"1h"}`}, 200, nil)
 	st = changed("rotate with grace", func(s apiv1.FilterSync) bool {
 		return len(s.SecretGraceEnds) == 1 && s.SecretGraceEnds[0] == apiv1.SyncSecretGraceEnd{
@@ -247,7 +247,7 @@ func TestFilterSyncFollowsEveryChange(t *testing.T) {
 	h.call(request{method: "PATCH", path: "/v1/service-tokens/" + tok.ID, body: `{"enabled":true}`}, 200, nil)
 	st = changed("enable", func(s apiv1.FilterSync) bool { return len(s.DisabledTokens) == 0 })
 
-	now := h.clock()
+	now := h.Now()
 	h.call(request{method: "DELETE", path: "/v1/service-tokens/" + victim.ID}, 204, nil)
 	st = changed("delete", func(s apiv1.FilterSync) bool {
 		return len(s.RevokedTokens) == 1 && s.RevokedTokens[0] == apiv1.SyncRevokedToken{TokenID: victim.ID, RevokedAt: now.Unix()}
@@ -289,7 +289,7 @@ func TestFilterSyncFollowsEveryChange(t *testing.T) {
 	unchanged("app rename")
 
 	// Revocations older than the session duration + 5 min drop out.
-	h.advance(time.Hour + 5*time.Minute + time.Second)
+	h.Advance(time.Hour + 5*time.Minute + time.Second)
 	st = changed("revocations expire", func(s apiv1.FilterSync) bool { return len(s.RevokedTokens) == 0 })
 
 	// A change made behind the server's back (another replica) shows
@@ -300,7 +300,7 @@ func TestFilterSyncFollowsEveryChange(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	h.advance(time.Second)
+	h.Advance(time.Second)
 	changed("another replica disables", func(s apiv1.FilterSync) bool { return len(s.DisabledTokens) == 1 })
 }
 
@@ -318,7 +318,7 @@ func claimsOf(t *testing.T, h *harness, app apiv1.App, rec *httptest.ResponseRec
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := v.Verify(resp.JWT, h.clock().Unix())
+	c, err := v.Verify(resp.JWT, h.Now().Unix())
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
@@ -335,7 +335,7 @@ func TestPruneRevocations(t *testing.T) {
 	if n, err := h.srv.PruneRevocations(context.Background()); err != nil || n != 0 {
 		t.Fatalf("pruned %d %v right after the delete", n, err)
 	}
-	h.advance(domain.MaxRevocationRetention + time.Second)
+	h.Advance(domain.MaxRevocationRetention + time.Second)
 	if n, err := h.srv.PruneRevocations(context.Background()); err != nil || n != 1 {
 		t.Fatalf("pruned %d %v after the longest session", n, err)
 	}

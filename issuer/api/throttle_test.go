@@ -97,14 +97,14 @@ func TestThrottleFailedExchanges(t *testing.T) {
 	}
 
 	// One failure leaks out after 6 s: one more attempt, then 429 again.
-	h.advance(6 * time.Second)
+	h.Advance(6 * time.Second)
 	if code, _, _ := h.exchangeFrom(victim.ClientID, wrong, app.AUD, attacker); code != 401 {
 		t.Fatalf("after the refill: %d, want one more 401", code)
 	}
 	if code, _, _ := h.exchangeFrom(victim.ClientID, wrong, app.AUD, attacker); code != 429 {
 		t.Fatalf("after the refilled failure: %d, want 429", code)
 	}
-	h.advance(time.Minute)
+	h.Advance(time.Minute)
 	if code, e, _ := h.exchangeFrom(victim.ClientID, victim.ClientSecret, app.AUD, attacker); code != 200 {
 		t.Fatalf("a minute later, the right secret: %d %+v", code, e)
 	}
@@ -147,10 +147,10 @@ func TestDeniedExchangesAggregated(t *testing.T) {
 	tok := h.createToken("ci", "")
 	legit := h.createToken("legit", "")
 	wrong := legit.ClientSecret
-	start := h.clock()
+	start := h.Now()
 	for range 500 {
 		h.exchangeFrom(tok.ClientID, wrong, app.AUD, "203.0.113.7")
-		h.advance(time.Millisecond)
+		h.Advance(time.Millisecond)
 	}
 	for range 3 {
 		if code, _, _ := h.exchangeFrom(legit.ClientID, legit.ClientSecret, app.AUD, "198.51.100.10"); code != 200 {

@@ -25,10 +25,10 @@ func TestCreateListGetToken(t *testing.T) {
 	if !domain.ValidID(tok.ID) || tok.Name != "ci-deploy" || tok.Duration != "8760h" || !tok.Enabled || tok.Status != "active" || tok.ClientSecretVersion != 1 {
 		t.Fatalf("created token: %+v", tok)
 	}
-	if want := h.clock().Add(8760 * time.Hour); tok.ExpiresAt == nil || !tok.ExpiresAt.Equal(want) {
+	if want := h.Now().Add(8760 * time.Hour); tok.ExpiresAt == nil || !tok.ExpiresAt.Equal(want) {
 		t.Fatalf("expires_at %v, want %v", tok.ExpiresAt, want)
 	}
-	if !tok.CreatedAt.Equal(h.clock()) || tok.LastSeenAt != nil {
+	if !tok.CreatedAt.Equal(h.Now()) || tok.LastSeenAt != nil {
 		t.Fatalf("created_at %v, last_seen_at %v", tok.CreatedAt, tok.LastSeenAt)
 	}
 
@@ -37,7 +37,7 @@ func TestCreateListGetToken(t *testing.T) {
 		t.Fatalf("forever token: %+v", forever)
 	}
 	short := h.createToken("short", "90m")
-	if short.Duration != "1h30m0s" || !short.ExpiresAt.Equal(h.clock().Add(90*time.Minute)) {
+	if short.Duration != "1h30m0s" || !short.ExpiresAt.Equal(h.Now().Add(90*time.Minute)) {
 		t.Fatalf("90m token: %+v", short)
 	}
 
@@ -148,7 +148,7 @@ func TestTokenCreatedAuditRow(t *testing.T) {
 		t.Fatalf("audit rows %+v", rows)
 	}
 	r := rows[0]
-	if r.Actor != "initial" || r.TokenID != tok.ID || r.TokenName != "ci" || r.ClientID != tok.ClientID || !r.Time.Equal(h.clock()) || r.RequestID == "" {
+	if r.Actor != "initial" || r.TokenID != tok.ID || r.TokenName != "ci" || r.ClientID != tok.ClientID || !r.Time.Equal(h.Now()) || r.RequestID == "" {
 		t.Fatalf("audit row %+v", r)
 	}
 	assertNoSecretIn(t, h, tok.ClientSecret)

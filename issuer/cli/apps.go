@@ -35,10 +35,7 @@ func (a *app) appsCreate() *cobra.Command {
   svcauth apps create --name admin --domain example.com/admin --domain "*.internal.example.com" --session-duration 1h -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireFlags(cmd, "name", "domain"); err != nil {
-				return err
-			}
-			c, err := a.client()
+			c, err := a.clientWith(cmd, "name", "domain")
 			if err != nil {
 				return err
 			}

@@ -143,6 +143,15 @@ its HTTP API, at --url (or $SVCAUTH_URL), with an admin key from --admin-key
 }
 
 // client checks the shared flags and returns an API client.
+// clientWith is client for a command that needs the named flags: a missing
+// one is the usage error requireFlags gives, before any request.
+func (a *app) clientWith(cmd *cobra.Command, required ...string) (*client, error) {
+	if err := requireFlags(cmd, required...); err != nil {
+		return nil, err
+	}
+	return a.client()
+}
+
 func (a *app) client() (*client, error) {
 	if a.output != "table" && a.output != "json" {
 		return nil, usagef("--output %q: want table or json", a.output)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +15,8 @@ import (
 	"github.com/svcauth/svcauth/filter/session"
 	"github.com/svcauth/svcauth/issuer/api"
 	"github.com/svcauth/svcauth/issuer/apiv1"
+	"github.com/svcauth/svcauth/issuer/internal/testenv"
 	"github.com/svcauth/svcauth/issuer/keys"
-	"github.com/svcauth/svcauth/issuer/storage/sqlite"
 )
 
 // testEnv is an issuer (the real API on SQLite) behind httptest, and the
@@ -34,12 +33,8 @@ type testEnv struct {
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "svcauth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	kr, _ := keys.New(bytes.Repeat([]byte{9}, keys.MasterKeySize))
+	store := testenv.SQLite(t)
+	kr := testenv.Keyring(t, 9)
 	srv, err := api.New(api.Config{Storage: store, Keys: kr, IssuerURL: "https://issuer.test"})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/svcauth/svcauth/issuer/apiv1"
 )
 
@@ -114,4 +116,14 @@ func listAll[T any](ctx context.Context, c *client, path string, query url.Value
 		}
 		query.Set(cursorParam, page.NextCursor)
 	}
+}
+
+// listOfApp lists every item of an application's collection (its policies
+// or its keys) for a `list --app APP_ID` command: the flag is required.
+func listOfApp[T any](cmd *cobra.Command, a *app, appID, collection string) ([]T, error) {
+	c, err := a.clientWith(cmd, "app")
+	if err != nil {
+		return nil, err
+	}
+	return listAll[T](cmd.Context(), c, "/v1/apps/"+url.PathEscape(appID)+"/"+collection, nil, "")
 }

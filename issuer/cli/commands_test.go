@@ -1,14 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,8 +13,7 @@ import (
 
 	"github.com/svcauth/svcauth/issuer/api"
 	"github.com/svcauth/svcauth/issuer/apiv1"
-	"github.com/svcauth/svcauth/issuer/keys"
-	"github.com/svcauth/svcauth/issuer/storage/sqlite"
+	"github.com/svcauth/svcauth/issuer/internal/testenv"
 )
 
 // allCommands returns every command of the tree under c, c included, but
@@ -164,37 +160,20 @@ func TestAppsUpdateAndPolicyGetUpdateCommands(t *testing.T) {
 // clockEnv is a testEnv whose issuer runs on a clock the test moves.
 type clockEnv struct {
 	*testEnv
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clockEnv) clock() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clockEnv) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
+	*testenv.Clock
 }
 
 func newClockEnv(t *testing.T) *clockEnv {
 	t.Helper()
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "svcauth.db"))
+	store := testenv.SQLite(t)
+	kr := testenv.Keyring(t, 7)
+	c := &clockEnv{Clock: testenv.NewClock(time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC))}
+	srv, err := api.New(api.Config{Storage: store, Keys: kr, IssuerURL: "https://issuer.test", Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
-	kr, _ := keys.New(bytes.Repeat([]byte{7}, keys.MasterKeySize))
-	c := &clockEnv{now: time.Date(2030, 3, 1, 12, 0, 0, 0, time.UTC)}
-	srv, err := api.New(api.Config{Storage: store, Keys: kr, IssuerURL: "https://issuer.test", Now: c.clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _, err := api.EnsureInitialAdminKey(ctx, store, kr, c.clock(), "")
+	key, _, err := api.EnsureInitialAdminKey(ctx, store, kr, c.Now(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +192,7 @@ func TestTokenStatusesInCLI(t *testing.T) {
 		want[name] = tok.ID
 	}
 	e.ok(nil, "tokens", "disable", want["disabled"])
-	e.advance(700 * time.Hour) // "expiring" has 20 h left, "expired" ended long ago
+	e.Advance(700 * time.Hour) // "expiring" has 20 h left, "expired" ended long ago
 
 	r := e.ok(nil, "tokens", "list")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
@@ -244,12 +223,12 @@ func TestTokenStatusesInCLI(t *testing.T) {
 	// Refresh brings an expired token back: expires_at = now + duration.
 	var tok apiv1.Token
 	e.ok(&tok, "tokens", "refresh", want["expired"], "-o", "json")
-	if tok.Status != "expiring" || tok.ExpiresAt == nil || !tok.ExpiresAt.Equal(e.clock().Add(time.Hour)) {
+	if tok.Status != "expiring" || tok.ExpiresAt == nil || !tok.ExpiresAt.Equal(e.Now().Add(time.Hour)) {
 		t.Fatalf("refreshed %+v", tok)
 	}
 	// A new duration restarts the expiry from now.
 	e.ok(&tok, "tokens", "set-duration", want["expiring"], "8760h", "-o", "json")
-	if tok.Status != "active" || !tok.ExpiresAt.Equal(e.clock().Add(8760*time.Hour)) {
+	if tok.Status != "active" || !tok.ExpiresAt.Equal(e.Now().Add(8760*time.Hour)) {
 		t.Fatalf("set-duration %+v", tok)
 	}
 }

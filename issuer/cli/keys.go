@@ -86,14 +86,7 @@ retired. Key material is never shown (filter-config and filter sync carry it).`,
   svcauth keys list --app APP_ID -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireFlags(cmd, "app"); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			keys, err := listAll[apiv1.AppKey](cmd.Context(), c, "/v1/apps/"+url.PathEscape(appID)+"/keys", nil, "")
+			keys, err := listOfApp[apiv1.AppKey](cmd, a, appID, "keys")
 			if err != nil {
 				return err
 			}

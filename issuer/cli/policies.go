@@ -120,14 +120,7 @@ func (a *app) policiesList() *cobra.Command {
   svcauth policies list --app APP_ID -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireFlags(cmd, "app"); err != nil {
-				return err
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			policies, err := listAll[apiv1.Policy](cmd.Context(), c, "/v1/apps/"+url.PathEscape(appID)+"/policies", nil, "")
+			policies, err := listOfApp[apiv1.Policy](cmd, a, appID, "policies")
 			if err != nil {
 				return err
 			}
@@ -159,10 +152,7 @@ func (a *app) policiesDelete() *cobra.Command {
 		Example: `  svcauth policies delete --app APP_ID POLICY_ID`,
 		Args:    exactArgs("POLICY_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireFlags(cmd, "app"); err != nil {
-				return err
-			}
-			c, err := a.client()
+			c, err := a.clientWith(cmd, "app")
 			if err != nil {
 				return err
 			}

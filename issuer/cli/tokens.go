@@ -42,10 +42,7 @@ func (a *app) tokensCreate() *cobra.Command {
   svcauth tokens create --name legacy-cron --duration forever`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireFlags(cmd, "name"); err != nil {
-				return err
-			}
-			c, err := a.client()
+			c, err := a.clientWith(cmd, "name")
 			if err != nil {
 				return err
 			}

@@ -68,10 +68,7 @@ func (a *app) policiesGet() *cobra.Command {
 		Example: `  svcauth policies get --app APP_ID POLICY_ID -o json`,
 		Args:    exactArgs("POLICY_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireFlags(cmd, "app"); err != nil {
-				return err
-			}
-			c, err := a.client()
+			c, err := a.clientWith(cmd, "app")
 			if err != nil {
 				return err
 			}

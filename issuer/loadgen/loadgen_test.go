@@ -16,8 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/svcauth/svcauth/issuer/api"
-	"github.com/svcauth/svcauth/issuer/keys"
-	"github.com/svcauth/svcauth/issuer/storage/sqlite"
+	"github.com/svcauth/svcauth/issuer/internal/testenv"
 )
 
 // inProcessIssuer runs the real API on SQLite behind a loopback listener,
@@ -25,12 +24,8 @@ import (
 func inProcessIssuer(t testing.TB) (url, adminKey string) {
 	t.Helper()
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "svcauth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	kr, _ := keys.New(bytes.Repeat([]byte{7}, keys.MasterKeySize))
+	store := testenv.SQLite(t)
+	kr := testenv.Keyring(t, 7)
 	srv, err := api.New(api.Config{Storage: store, Keys: kr, IssuerURL: "https://issuer.test"})
 	if err != nil {
 		t.Fatal(err)

@@ -155,12 +155,7 @@ func (h *Handler) appPage(w http.ResponseWriter, r *http.Request, s sessionView)
 // renderApp shows the application; form, when not nil, is the edit form as
 // submitted (with formErr).
 func (h *Handler) renderApp(w http.ResponseWriter, r *http.Request, s sessionView, status int, form *appForm, formErr string) {
-	a, err := h.getApp(r, s, r.PathValue("id"))
-	if err != nil {
-		h.fail(w, r, s, err)
-		return
-	}
-	ps, err := h.listPolicies(r, s, a.ID)
+	a, ps, err := h.appWithPolicies(r, s)
 	if err != nil {
 		h.fail(w, r, s, err)
 		return
@@ -320,12 +315,7 @@ type appConfirmData struct {
 }
 
 func (h *Handler) appConfirm(w http.ResponseWriter, r *http.Request, s sessionView, page, title string) {
-	a, err := h.getApp(r, s, r.PathValue("id"))
-	if err != nil {
-		h.fail(w, r, s, err)
-		return
-	}
-	ps, err := h.listPolicies(r, s, a.ID)
+	a, ps, err := h.appWithPolicies(r, s)
 	if err != nil {
 		h.fail(w, r, s, err)
 		return
@@ -369,4 +359,15 @@ func (h *Handler) deleteApp(w http.ResponseWriter, r *http.Request, s sessionVie
 		return
 	}
 	h.done(w, r, s, "success", "Deleted the application "+a.Name+" and its policies.", "/ui/apps")
+}
+
+// appWithPolicies is the application of the request's path and its
+// policies, which its page and its confirmation pages all show.
+func (h *Handler) appWithPolicies(r *http.Request, s sessionView) (apiv1.App, []apiv1.Policy, error) {
+	a, err := h.getApp(r, s, r.PathValue("id"))
+	if err != nil {
+		return apiv1.App{}, nil, err
+	}
+	ps, err := h.listPolicies(r, s, a.ID)
+	return a, ps, err
 }

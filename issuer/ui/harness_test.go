@@ -11,18 +11,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/svcauth/svcauth/issuer/api"
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/internal/logbuf"
-	"github.com/svcauth/svcauth/issuer/keys"
-	"github.com/svcauth/svcauth/issuer/storage/sqlite"
+	"github.com/svcauth/svcauth/issuer/internal/testenv"
 	"github.com/svcauth/svcauth/issuer/ui"
 )
 
@@ -35,29 +32,22 @@ type harness struct {
 	adminKey string
 	logs     *logbuf.Buffer
 
-	mu  sync.Mutex
-	now time.Time
+	*testenv.Clock
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "svcauth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	kr, err := keys.New(bytes.Repeat([]byte{7}, keys.MasterKeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, logs: &logbuf.Buffer{}, now: time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)}
+	store := testenv.SQLite(t)
+	kr := testenv.Keyring(t, 7)
+	h := &harness{t: t, logs: &logbuf.Buffer{}, Clock: testenv.NewClock(time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC))}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.api, err = api.New(api.Config{Storage: store, Keys: kr, IssuerURL: "https://issuer.test", Logger: log, Now: h.clock})
+	var err error
+	h.api, err = api.New(api.Config{Storage: store, Keys: kr, IssuerURL: "https://issuer.test", Logger: log, Now: h.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.adminKey, _, err = api.EnsureInitialAdminKey(ctx, store, kr, h.clock(), "")
+	h.adminKey, _, err = api.EnsureInitialAdminKey(ctx, store, kr, h.Now(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +58,7 @@ func newHarness(t *testing.T) *harness {
 			}
 			return []byte("kind: WasmPlugin\nname: svcauth-" + app.Name + "\npluginConfig: " + string(cfg) + "\n"), nil
 		}}
-	dash, err := ui.New(ui.Config{API: h.api, Authenticate: h.api.AuthenticateAdminKey, Logger: log, Now: h.clock,
+	dash, err := ui.New(ui.Config{API: h.api, Authenticate: h.api.AuthenticateAdminKey, Logger: log, Now: h.Now,
 		IdleTimeout: 30 * time.Minute, MaxAge: 12 * time.Hour, Istio: istio})
 	if err != nil {
 		t.Fatal(err)
@@ -78,18 +68,6 @@ func newHarness(t *testing.T) *harness {
 	mux.Handle("/", h.api)
 	h.handler = mux
 	return h
-}
-
-func (h *harness) clock() time.Time {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.now
-}
-
-func (h *harness) advance(d time.Duration) {
-	h.mu.Lock()
-	h.now = h.now.Add(d)
-	h.mu.Unlock()
 }
 
 // apiCall calls the JSON API with the admin key and decodes the answer.

@@ -172,12 +172,7 @@ type tokenData struct {
 }
 
 func (h *Handler) tokenPage(w http.ResponseWriter, r *http.Request, s sessionView) {
-	t, err := h.getToken(r, s, r.PathValue("id"))
-	if err != nil {
-		h.fail(w, r, s, err)
-		return
-	}
-	refs, err := h.policiesNaming(r, s, t.ID)
+	t, refs, err := h.tokenWithReferences(r, s)
 	if err != nil {
 		h.fail(w, r, s, err)
 		return
@@ -277,12 +272,7 @@ func (h *Handler) deleteTokenPage(w http.ResponseWriter, r *http.Request, s sess
 }
 
 func (h *Handler) renderDeleteToken(w http.ResponseWriter, r *http.Request, s sessionView, changed bool) {
-	t, err := h.getToken(r, s, r.PathValue("id"))
-	if err != nil {
-		h.fail(w, r, s, err)
-		return
-	}
-	refs, err := h.policiesNaming(r, s, t.ID)
+	t, refs, err := h.tokenWithReferences(r, s)
 	if err != nil {
 		h.fail(w, r, s, err)
 		return
@@ -371,4 +361,15 @@ func count(n int, unit string) string {
 		return "1 " + unit
 	}
 	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// tokenWithReferences is the token of the request's path and the policies
+// that name it, which its page and its delete confirmation both show.
+func (h *Handler) tokenWithReferences(r *http.Request, s sessionView) (apiv1.Token, []policyRef, error) {
+	t, err := h.getToken(r, s, r.PathValue("id"))
+	if err != nil {
+		return apiv1.Token{}, nil, err
+	}
+	refs, err := h.policiesNaming(r, s, t.ID)
+	return t, refs, err
 }

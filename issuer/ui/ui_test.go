@@ -132,9 +132,9 @@ func TestLogoutAndExpiry(t *testing.T) {
 	// Idle timeout.
 	b = h.browser()
 	b.login(h.adminKey)
-	h.advance(29 * time.Minute)
+	h.Advance(29 * time.Minute)
 	expect(t, b.get("/ui/tokens"), http.StatusOK)
-	h.advance(30 * time.Minute)
+	h.Advance(30 * time.Minute)
 	if p := b.get("/ui/tokens"); p.Code != http.StatusSeeOther {
 		t.Fatalf("after 30 idle minutes: %d", p.Code)
 	}
@@ -143,7 +143,7 @@ func TestLogoutAndExpiry(t *testing.T) {
 	b = h.browser()
 	b.login(h.adminKey)
 	for i := 0; i < 25; i++ {
-		h.advance(29 * time.Minute)
+		h.Advance(29 * time.Minute)
 		if p := b.get("/ui/tokens"); p.Code != http.StatusOK {
 			if i < 24 {
 				t.Fatalf("session ended after %d half hours", i+1)
@@ -303,7 +303,7 @@ func TestRotateRefreshEnable(t *testing.T) {
 	if secret == tok.ClientSecret || !strings.Contains(p.Body, "previous secret keeps working until") {
 		t.Fatalf("rotate page:\n%s", p.Body)
 	}
-	if got := h.token(tok.ID); got.ClientSecretVersion != 2 || got.PreviousSecretExpiresAt == nil || !got.PreviousSecretExpiresAt.Equal(h.clock().Add(time.Hour)) {
+	if got := h.token(tok.ID); got.ClientSecretVersion != 2 || got.PreviousSecretExpiresAt == nil || !got.PreviousSecretExpiresAt.Equal(h.Now().Add(time.Hour)) {
 		t.Fatalf("after rotate: %+v", got)
 	}
 
@@ -313,7 +313,7 @@ func TestRotateRefreshEnable(t *testing.T) {
 		t.Fatalf("unknown grace: %s", p.Body)
 	}
 
-	h.advance(20 * time.Minute)
+	h.Advance(20 * time.Minute)
 	expect(t, b.post("/ui/tokens/"+tok.ID+"/refresh", nil), http.StatusSeeOther)
 	p = b.get("/ui/tokens/" + tok.ID)
 	if !strings.Contains(p.Body, "Refreshed ci: it now expires 2030-06-02 12:20 UTC.") {
@@ -363,7 +363,7 @@ func TestTokensListStatusAndSearch(t *testing.T) {
 	if !strings.Contains(p.Body, "No service token name contains") {
 		t.Fatalf("empty search: %s", p.Body)
 	}
-	h.advance(4 * 24 * time.Hour)
+	h.Advance(4 * 24 * time.Hour)
 	b.login(h.adminKey) // the session ended meanwhile
 	if p = b.get("/ui/tokens?q=beta"); !strings.Contains(p.Body, `badge-expired">Expired`) {
 		t.Fatalf("expired status: %s", p.Body)
@@ -573,7 +573,7 @@ func TestAuditPage(t *testing.T) {
 	var first apiv1.Token
 	h.apiCall("POST", "/v1/service-tokens", apiv1.CreateTokenRequest{Name: "job-00"}, &first)
 	for i := 1; i < 60; i++ {
-		h.advance(time.Second)
+		h.Advance(time.Second)
 		h.apiCall("POST", "/v1/service-tokens", apiv1.CreateTokenRequest{Name: fmt.Sprintf("job-%02d", i)}, nil)
 	}
 	p := b.get("/ui/audit?event=token.created")
