@@ -16,12 +16,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/proxytest"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/svcauth/svcauth/filter/internal/rawmem"
 	"github.com/svcauth/svcauth/filter/session"
 )
 
@@ -511,7 +511,7 @@ func forgetStream(host proxytest.HostEmulator, id uint32) {
 	if !streams.IsValid() || streams.Kind() != reflect.Map {
 		return
 	}
-	m := reflect.NewAt(streams.Type(), unsafe.Pointer(streams.UnsafeAddr())).Elem()
+	m := rawmem.Unexported(streams)
 	m.SetMapIndex(reflect.ValueOf(id), reflect.Value{})
 }
 
@@ -533,7 +533,7 @@ func guestModule(b *testing.B, vm types.VMContext) api.Module {
 		if !f.IsValid() {
 			b.Fatalf("guestModule: no field %s in %s: update the reflection path", name, v.Type())
 		}
-		return reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem()
+		return rawmem.Unexported(f)
 	}
 	v := reflect.ValueOf(vm)
 	if v.Kind() != reflect.Pointer || !v.Elem().FieldByName("abi").IsValid() {

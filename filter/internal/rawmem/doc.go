@@ -9,8 +9,9 @@
 // A use is here only because a paired benchmark (make bench-unsafe) showed
 // that it saves at least a tenth of svcauth's own share of a cached request
 // inside wasm (docs/performance.md, "unsafe, use by use"); those that did
-// not were replaced by ordinary Go. (Bytes is the one exception, for the
-// reason it gives: the copy would leave a secret in the heap.) Each has its ordinary-Go form behind a
+// not were replaced by ordinary Go. (Bytes is an exception, for the reason
+// it gives: the copy would leave a secret in the heap; Unexported is the
+// benchmark harness's, never the module's.) Each has its ordinary-Go form behind a
 // build tag, so that the comparison can be made again:
 //
 //	svcauth_plain_sametext   SameText compares byte by byte

@@ -2,6 +2,7 @@ package rawmem_test
 
 import (
 	"encoding/binary"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -169,4 +170,16 @@ func referenceScan(b []byte) (hs [][2]string, ok bool) {
 		hs = append(hs, kv)
 	}
 	return hs, true
+}
+
+// TestUnexported: a field reflection reaches but may not set becomes
+// settable, and setting it changes the struct.
+func TestUnexported(t *testing.T) {
+	type box struct{ hidden map[int]string }
+	b := &box{hidden: map[int]string{1: "a"}}
+	m := Unexported(reflect.ValueOf(b).Elem().FieldByName("hidden"))
+	m.SetMapIndex(reflect.ValueOf(1), reflect.Value{})
+	if len(b.hidden) != 0 {
+		t.Fatalf("hidden = %v after deleting through Unexported", b.hidden)
+	}
 }
