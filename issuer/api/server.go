@@ -16,6 +16,11 @@
 //
 // Server.ServeHTTP alone is a complete net/http server too, the exchange
 // included (handleExchange in exchange.go); the tests run against both.
+//
+// Handlers read alike on purpose: decode, validate, call the storage,
+// answer, each step with its own early return (s.fail). Two handlers that
+// share that shape (the duplicates report lists several) do different
+// steps; a shared skeleton would hide which ones a route has.
 package api
 
 import (

@@ -1,6 +1,13 @@
 // Package cli is the svcauth command: the issuer server (svcauth serve) and
 // the operator commands that talk to it over its HTTP API. Run drives the
 // whole binary, so tests exercise exactly what operators run.
+//
+// Commands are declarations: cobra's struct, its flags, and a RunE that
+// calls one route and prints. Commands whose flags or calls look alike
+// (create and update of a policy, get and revoke-sessions of an app) keep
+// their own declarations so that each command's help stays next to its
+// code; what they really share is in helpers (clientWith, listOfApp,
+// listAll, printList).
 package cli
 
 import (

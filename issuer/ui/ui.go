@@ -7,6 +7,11 @@
 // when the issuer restarts) and performs every action by calling the
 // issuer's HTTP API handler in-process with that key, so validation, storage
 // and audit (with the admin key's name as actor) are exactly the API's.
+//
+// Page and action handlers share one shape (fetch what the page shows, or
+// call one route, then render or redirect with a message); the data two
+// pages both show is fetched by one helper (appWithPolicies,
+// tokenWithReferences), the rest differs in what it says.
 package ui
 
 import (

@@ -1,6 +1,11 @@
 // Package sqlite is the embedded SQLite backend of the issuer's storage
 // (pure Go, modernc.org/sqlite). Schema migrations are .sql files embedded
 // in the binary and applied in name order, one transaction each.
+//
+// Statements are written out per query, each with its own scan, rather
+// than built from fragments: the SQL a reviewer reads is the SQL that runs.
+// The migrations repeat one trigger per table and event because SQLite has
+// no trigger for several events; a migration is never edited once released.
 package sqlite
 
 import (
