@@ -1,0 +1,117 @@
+package session
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// svcauthExtraClaims are the claims svcauth adds to Cloudflare's shape
+// (SPEC §2): nbf for the validity window, jti and token_id for revocation.
+var svcauthExtraClaims = []string{"jti", "nbf", "token_id"}
+
+// TestCloudflareServiceTokenShape: a svcauth session has every header field
+// and every claim of a Cloudflare Access service-token JWT (the fixture),
+// each with the same JSON type, aud an array of one string, sub empty as
+// Cloudflare's is for service tokens; and nothing else but the claims SPEC §2
+// adds. Origins that read Cloudflare's assertion read svcauth's the same way.
+func TestCloudflareServiceTokenShape(t *testing.T) {
+	raw, err := os.ReadFile("testdata/cloudflare-service-token.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fixture struct {
+		Header  map[string]any `json:"header"`
+		Payload map[string]any `json:"payload"`
+	}
+	if err := json.Unmarshal(raw, &fixture); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := Sign(Key{ID: "app.v1", Secret: make([]byte, 32)}, Claims{Type: TypeApp, Audience: "5c2b1a0f",
+		Issuer: "https://issuer.example", IssuedAt: 1700000000, NotBefore: 1700000000, ExpiresAt: 1700003600,
+		CommonName: "0123456789abcdef0123456789abcdef.access", ID: "jti-1", TokenID: "tok-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(tok, ".")
+	header, payload := decodePart(t, parts[0]), decodePart(t, parts[1])
+
+	sameShape(t, "header", fixture.Header, header, nil)
+	sameShape(t, "payload", fixture.Payload, payload, svcauthExtraClaims)
+	if header["typ"] != "JWT" || header["alg"] != Algorithm {
+		t.Errorf("header %v: want typ JWT and alg %s", header, Algorithm)
+	}
+	if aud, ok := payload["aud"].([]any); !ok || len(aud) != 1 || aud[0] != "5c2b1a0f" {
+		t.Errorf("aud = %#v, want a one-element array", payload["aud"])
+	}
+	if payload["sub"] != "" || payload["type"] != "app" {
+		t.Errorf("sub %q, type %q: want \"\" and \"app\"", payload["sub"], payload["type"])
+	}
+}
+
+// sameShape checks that got has exactly want's fields plus extra, and that
+// each of want's has the same JSON type in got.
+func sameShape(t *testing.T, what string, want, got map[string]any, extra []string) {
+	t.Helper()
+	var missing, unexpected []string
+	for k, v := range want {
+		g, ok := got[k]
+		switch {
+		case !ok:
+			missing = append(missing, k)
+		case jsonType(g) != jsonType(v):
+			t.Errorf("%s %q is a JSON %s, Cloudflare's a %s", what, k, jsonType(g), jsonType(v))
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok && !contains(extra, k) {
+			unexpected = append(unexpected, k)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(unexpected)
+	if len(missing) > 0 || len(unexpected) > 0 {
+		t.Errorf("%s: missing %v, not in Cloudflare's shape %v", what, missing, unexpected)
+	}
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case float64:
+		return "number"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	case bool:
+		return "boolean"
+	}
+	return "null"
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func decodePart(t *testing.T, part string) map[string]any {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
