@@ -41,40 +41,34 @@ import (
 // still fail with 503 and log at most once per period per VM.
 
 type syncer struct {
-	lease                         revocation.Lease
-	leaseKey, stateKey, statusKey string
-	credPrefix                    string
-	inFlight                      bool
-	sentAtMS                      int64
-	retried                       bool // this tick's poll was already retried
-	applied                       bool // a shared state has been applied
-	appliedGen                    uint64
-	appliedEtag                   string
-	status                        revocation.Status // as last read or written
-	signingKID                    string
-	exchangeLogged                bool  // an exchange failure was logged this period
-	refreshedMS                   int64 // when a request last looked at the shared status
+	lease               revocation.Lease
+	stateKey, statusKey string
+	credPrefix          string
+	inFlight            bool
+	sentAtMS            int64
+	retried             bool // this tick's poll was already retried
+	applied             bool // a shared state has been applied
+	appliedGen          uint64
+	appliedEtag         string
+	status              revocation.Status // as last read or written
+	signingKID          string
+	exchangeLogged      bool  // an exchange failure was logged this period
+	refreshedMS         int64 // when a request last looked at the shared status
 }
 
 // refreshEveryMS is how often a request looks at the shared status between
 // ticks (trusted clock only, see maybeRefresh).
 const refreshEveryMS = 100
 
-// Shared data access; tests replace them to play several VMs against one
-// store with Envoy's semantics.
-var (
-	getSharedData = proxywasm.GetSharedData
-	setSharedData = proxywasm.SetSharedData
-)
-
 // sharedData is proxy shared data as a revocation.Store: a missing key is
-// (nil, 0, nil).
+// (nil, 0, nil). The filter calls it directly (shared.Get); the lease holds
+// it as a Store, so that its tests play several VMs against a fake one.
 type sharedData struct{}
 
-var shared revocation.Store = sharedData{}
+var shared sharedData
 
 func (sharedData) Get(key string) ([]byte, uint32, error) {
-	v, cas, err := getSharedData(key)
+	v, cas, err := proxywasm.GetSharedData(key)
 	if errors.Is(err, types.ErrorStatusNotFound) {
 		return nil, 0, nil
 	}
@@ -82,13 +76,13 @@ func (sharedData) Get(key string) ([]byte, uint32, error) {
 }
 
 func (sharedData) Set(key string, value []byte, cas uint32) error {
-	return setSharedData(key, value, cas)
+	return proxywasm.SetSharedData(key, value, cas)
 }
 
 func (s *syncer) init(aud string) {
 	prefix := "svcauth/v1/" + aud + "/"
-	s.leaseKey, s.stateKey, s.statusKey, s.credPrefix = prefix+"lease", prefix+"state", prefix+"status", prefix+"cred/"
-	s.lease = revocation.NewLease(shared, s.leaseKey, revocation.AllocateVMID(shared, "svcauth/v1/vm-seq"))
+	s.stateKey, s.statusKey, s.credPrefix = prefix+"state", prefix+"status", prefix+"cred/"
+	s.lease = revocation.NewLease(shared, prefix+"lease", revocation.AllocateVMID(shared, "svcauth/v1/vm-seq"))
 }
 
 // takeLease reports whether this VM is to poll on this tick.
