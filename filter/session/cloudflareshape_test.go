@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/svcauth/svcauth/filter/session/sessiontest"
 )
 
 // svcauthExtraClaims are the claims svcauth adds to Cloudflare's shape
@@ -18,7 +20,22 @@ var svcauthExtraClaims = []string{"jti", "nbf", "token_id"}
 // each with the same JSON type, aud an array of one string, sub empty as
 // Cloudflare's is for service tokens; and nothing else but the claims SPEC §2
 // adds. Origins that read Cloudflare's assertion read svcauth's the same way.
+// Both kinds of session have it; an RS256 one also has Cloudflare's alg.
 func TestCloudflareServiceTokenShape(t *testing.T) {
+	rs, err := NewRSASigner("app.v1", sessiontest.RSAKey(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, err := NewSigner(Key{ID: "app.v1", Secret: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for alg, signer := range map[string]*Signer{HS256: hs, RS256: rs} {
+		t.Run(alg, func(t *testing.T) { checkCloudflareShape(t, signer, alg) })
+	}
+}
+
+func checkCloudflareShape(t *testing.T, signer *Signer, alg string) {
 	raw, err := os.ReadFile("testdata/cloudflare-service-token.json")
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +47,7 @@ func TestCloudflareServiceTokenShape(t *testing.T) {
 	if err := json.Unmarshal(raw, &fixture); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := Sign(Key{ID: "app.v1", Secret: make([]byte, 32)}, Claims{Type: TypeApp, Audience: "5c2b1a0f",
+	tok, err := signer.Sign(Claims{Type: TypeApp, Audience: "5c2b1a0f",
 		Issuer: "https://issuer.example", IssuedAt: 1700000000, NotBefore: 1700000000, ExpiresAt: 1700003600,
 		CommonName: "0123456789abcdef0123456789abcdef.access", ID: "jti-1", TokenID: "tok-1"})
 	if err != nil {
@@ -41,8 +58,11 @@ func TestCloudflareServiceTokenShape(t *testing.T) {
 
 	sameShape(t, "header", fixture.Header, header, nil)
 	sameShape(t, "payload", fixture.Payload, payload, svcauthExtraClaims)
-	if header["typ"] != "JWT" || header["alg"] != Algorithm {
-		t.Errorf("header %v: want typ JWT and alg %s", header, Algorithm)
+	if header["typ"] != "JWT" || header["alg"] != alg {
+		t.Errorf("header %v: want typ JWT and alg %s", header, alg)
+	}
+	if alg == RS256 && header["alg"] != fixture.Header["alg"] {
+		t.Errorf("alg %v, Cloudflare's %v", header["alg"], fixture.Header["alg"])
 	}
 	if aud, ok := payload["aud"].([]any); !ok || len(aud) != 1 || aud[0] != "5c2b1a0f" {
 		t.Errorf("aud = %#v, want a one-element array", payload["aud"])

@@ -1,8 +1,13 @@
 package session
 
 import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
 	"strings"
 	"testing"
+
+	"github.com/svcauth/svcauth/filter/session/sessiontest"
 )
 
 // FuzzVerify feeds Verify arbitrary tokens and clocks. Plain `go test` runs
@@ -10,7 +15,7 @@ import (
 // Invariants: Verify never panics; every failure is one of the package's Err
 // values; a token that verifies re-verifies identically, satisfies every
 // claim check, and is exactly what Sign would produce for its signing input
-// (no second spelling of a signature verifies).
+// (no second spelling of a signature verifies), for HS256 and RS256 keys.
 func FuzzVerify(f *testing.F) {
 	good := mustSign(f, testKey, testClaim)
 	parts := strings.Split(good, ".")
@@ -18,8 +23,15 @@ func FuzzVerify(f *testing.F) {
 	payload, _ := b64.DecodeString(parts[1])
 	notYet := testClaim
 	notYet.NotBefore = testNow + 120
+	rs, rk := rsaKey(f, 0, "r1")
+	rsGood := mustSignWith(f, rs, testClaim)
+	rsParts := strings.Split(rsGood, ".")
 	for _, tok := range []string{
 		good,
+		rsGood,
+		rawToken(`{"alg":"HS256","kid":"r1"}`, string(payload), sig),
+		rawToken(`{"alg":"RS256","kid":"r1"}`, string(payload), sig),
+		rsParts[0] + "." + rsParts[1] + "." + rsParts[2][:len(rsParts[2])-1] + "A",
 		mustSign(f, otherKey, testClaim),
 		mustSign(f, testKey, notYet),
 		mustSign(f, Key{ID: "k1", Secret: otherKey.Secret}, testClaim),
@@ -40,7 +52,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add(good, int64(1<<63-1))
 
 	f.Fuzz(func(t *testing.T, token string, now int64) {
-		v, err := NewVerifier(testAud, []Key{testKey, otherKey}, 30)
+		v, err := NewVerifier(testAud, []Key{testKey, otherKey, rk}, 30)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,6 +76,11 @@ func FuzzVerify(f *testing.F) {
 		canonical := false
 		for _, k := range []Key{testKey, otherKey} {
 			canonical = canonical || signingInput+"."+hmacB64(k.Secret, signingInput) == token
+		}
+		// PKCS #1 v1.5 signatures are deterministic: one per signing input.
+		digest := sha256.Sum256([]byte(signingInput))
+		if rsSig, err := rsa.SignPKCS1v15(nil, sessiontest.RSAKey(0), crypto.SHA256, digest[:]); err == nil {
+			canonical = canonical || signingInput+"."+b64.EncodeToString(rsSig) == token
 		}
 		if !canonical {
 			t.Fatalf("token verifies with a non-canonical signature: %q", token)

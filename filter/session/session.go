@@ -1,11 +1,16 @@
-// Package session defines the svcauth session token: a compact HS256 JWS whose
-// claims match Cloudflare Access service-token JWTs. The issuer signs it and the
+// Package session defines the svcauth session token: a compact JWS (HS256, or
+// RS256 for applications whose origins verify it with a JWKS) whose claims
+// match Cloudflare Access service-token JWTs. The issuer signs it and the
 // filter verifies it with the same code, so the two can never drift.
 //
 // The package is compiled into the proxy-wasm filter, where parsing and crypto
 // cost about 15x more than natively: it avoids encoding/json and reflection,
-// decodes into fixed-size stack buffers, and reuses keyed HMAC state.
+// decodes into fixed-size stack buffers, and reuses keyed HMAC state. RS256
+// costs far more to verify (about 8x HS256 natively, more in wasm), which is
+// why the filter caches verified sessions.
 package session
+
+import "crypto/rsa"
 
 // Claims are the JWT claims svcauth issues (SPEC §2).
 type Claims struct {
@@ -24,17 +29,32 @@ type Claims struct {
 // TypeApp is the only token type svcauth issues and accepts.
 const TypeApp = "app"
 
-// Algorithm is the only JWS algorithm svcauth issues and accepts.
-const Algorithm = "HS256"
+// The JWS algorithms svcauth issues and accepts; a key has one, and a token
+// whose alg is not its key's is refused.
+const (
+	HS256 = "HS256"
+	RS256 = "RS256"
+)
 
 // MaxTokenLength bounds what Verify will look at: svcauth tokens are about
 // 500 bytes, and a bound keeps attacker-controlled input out of the heap.
 const MaxTokenLength = 2048
 
-// Key is one HMAC key with the id that names it in the JWT header.
+// Key is one verification key with the id that names it in the JWT header:
+// an HMAC secret (HS256), or, when Public is set, an RSA public key (RS256,
+// Secret unused). Filters only ever hold the public half of an RS256 key.
 type Key struct {
 	ID     string
 	Secret []byte
+	Public *rsa.PublicKey
+}
+
+// Algorithm returns the JWS alg of tokens signed with k.
+func (k Key) Algorithm() string {
+	if k.Public != nil {
+		return RS256
+	}
+	return HS256
 }
 
 // Error is a verification failure; Reason is a stable, secret-free code that

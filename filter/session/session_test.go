@@ -79,7 +79,7 @@ func TestVerifyRejects(t *testing.T) {
 		{"two parts", parts[0] + "." + parts[1], testNow, ErrMalformed},
 		{"bad base64 header", "%%%." + parts[1] + "." + parts[2], testNow, ErrMalformed},
 		{"header not json", rawToken("nope", string(payload), sig), testNow, ErrMalformed},
-		{"alg none", rawToken(`{"alg":"none","kid":"k1"}`, string(payload), nil), testNow, ErrMalformed},
+		{"alg none", rawToken(`{"alg":"none","kid":"k1"}`, string(payload), nil), testNow, ErrAlgorithm},
 		{"alg none with sig", rawToken(`{"alg":"none","kid":"k1"}`, string(payload), sig), testNow, ErrAlgorithm},
 		{"alg RS256", rawToken(`{"alg":"RS256","kid":"k1"}`, string(payload), sig), testNow, ErrAlgorithm},
 		{"alg hs256 lowercase", rawToken(`{"alg":"hs256","kid":"k1"}`, string(payload), sig), testNow, ErrAlgorithm},

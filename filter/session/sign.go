@@ -1,7 +1,9 @@
 package session
 
 import (
+	"crypto"
 	"crypto/hmac"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -32,14 +34,15 @@ func Sign(key Key, c Claims) (string, error) {
 // It is safe for concurrent use.
 type Signer struct {
 	key    Key
-	states sync.Pool // of *signState
+	rsa    *rsa.PrivateKey // set for an RS256 Signer, whose key.Secret is nil
+	states sync.Pool       // of *signState
 }
 
 // signState is what one signature works in, reused: the keyed HMAC and the
 // buffers it reads and writes (which the hash.Hash interface would make
 // escape from the stack).
 type signState struct {
-	mac   hash.Hash // HMAC-SHA-256 keyed with the Signer's secret
+	mac   hash.Hash // HMAC-SHA-256 keyed with the Signer's secret (HS256 only)
 	token [MaxTokenLength]byte
 	sum   [sha256.Size]byte
 }
@@ -54,6 +57,23 @@ func NewSigner(key Key) (*Signer, error) {
 	s.states.New = func() any { return &signState{mac: hmac.New(sha256.New, key.Secret)} }
 	return s, nil
 }
+
+// NewRSASigner returns the RS256 Signer of priv, named kid. The issuer holds
+// RS256 private keys; filters and origins get only the public half.
+func NewRSASigner(kid string, priv *rsa.PrivateKey) (*Signer, error) {
+	if kid == "" || priv == nil {
+		return nil, errors.New("session: RS256 signing key needs an id and a private key")
+	}
+	if err := CheckRSAPublicKey(&priv.PublicKey); err != nil {
+		return nil, err
+	}
+	s := &Signer{key: Key{ID: kid, Public: &priv.PublicKey}, rsa: priv}
+	s.states.New = func() any { return new(signState) }
+	return s, nil
+}
+
+// Key returns the verification key of s's tokens (for RS256 the public key).
+func (s *Signer) Key() Key { return s.key }
 
 // Sign returns the compact JWS of c.
 func (s *Signer) Sign(c Claims) (string, error) {
@@ -75,7 +95,9 @@ func (s *Signer) AppendSign(dst []byte, c Claims) ([]byte, error) {
 	// Built on the stack and in the pooled state (the hash.Hash interface
 	// would make a buffer on the stack escape).
 	var jsonBuf [MaxTokenLength]byte
-	header := append(jsonBuf[:0], `{"alg":"HS256","kid":`...)
+	header := append(jsonBuf[:0], `{"alg":"`...)
+	header = append(header, s.key.Algorithm()...)
+	header = append(header, `","kid":`...)
 	header = jsonstr.Append(header, s.key.ID)
 	header = append(header, `,"typ":"JWT"}`...)
 
@@ -102,7 +124,11 @@ func (s *Signer) AppendSign(dst []byte, c Claims) ([]byte, error) {
 	payload = jsonstr.Append(payload, c.TokenID)
 	payload = append(payload, '}')
 
-	if b64.EncodedLen(len(header))+b64.EncodedLen(len(payload))+2+b64.EncodedLen(sha256.Size) > MaxTokenLength {
+	sigLen := sha256.Size
+	if s.rsa != nil {
+		sigLen = s.rsa.Size()
+	}
+	if b64.EncodedLen(len(header))+b64.EncodedLen(len(payload))+2+b64.EncodedLen(sigLen) > MaxTokenLength {
 		return nil, errors.New("session: claims too long for a session token")
 	}
 	st := s.states.Get().(*signState)
@@ -110,9 +136,19 @@ func (s *Signer) AppendSign(dst []byte, c Claims) ([]byte, error) {
 	out := b64.AppendEncode(st.token[:0], header)
 	out = append(out, '.')
 	out = b64.AppendEncode(out, payload)
-	st.mac.Reset()
-	st.mac.Write(out)
+	var sig []byte
+	if s.rsa != nil {
+		digest := sha256.Sum256(out)
+		var err error
+		if sig, err = rsa.SignPKCS1v15(nil, s.rsa, crypto.SHA256, digest[:]); err != nil {
+			return nil, errors.New("session: RS256 signing failed: " + err.Error())
+		}
+	} else {
+		st.mac.Reset()
+		st.mac.Write(out)
+		sig = st.mac.Sum(st.sum[:0])
+	}
 	out = append(out, '.')
-	out = b64.AppendEncode(out, st.mac.Sum(st.sum[:0]))
+	out = b64.AppendEncode(out, sig)
 	return append(dst, out...), nil
 }

@@ -1,7 +1,9 @@
 package session
 
 import (
+	"crypto"
 	"crypto/hmac"
+	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
 	"hash"
@@ -15,8 +17,8 @@ import (
 var b64Strict = b64.Strict()
 
 // Verifier checks session tokens for one application. It keeps one keyed
-// HMAC state per key and reuses it, so it is not safe for concurrent use:
-// each proxy-wasm VM is single-threaded and owns its own Verifier.
+// HMAC state per HS256 key and reuses it, so it is not safe for concurrent
+// use: each proxy-wasm VM is single-threaded and owns its own Verifier.
 type Verifier struct {
 	audience string
 	skew     int64
@@ -24,10 +26,16 @@ type Verifier struct {
 	sum      [sha256.Size]byte
 }
 
+// verifierKey is an HS256 key (mac) or an RS256 key (pub), never both.
 type verifierKey struct {
 	id  string
 	mac hash.Hash
+	pub *rsa.PublicKey
 }
+
+// maxSigLength is the longest signature Verify decodes: that of a 4096-bit
+// RSA key.
+const maxSigLength = MaxRSABits / 8
 
 // NewVerifier returns a Verifier that accepts tokens for audience signed by any
 // of keys, allowing skewSeconds of clock difference on exp and nbf.
@@ -43,13 +51,23 @@ func NewVerifier(audience string, keys []Key, skewSeconds int64) (*Verifier, err
 	}
 	v := &Verifier{audience: audience, skew: skewSeconds}
 	for _, k := range keys {
-		if k.ID == "" || len(k.Secret) < 32 {
-			return nil, errors.New("session: every key needs an id and at least 32 bytes")
+		if k.ID == "" {
+			return nil, errors.New("session: every key needs an id")
 		}
 		for _, seen := range v.keys {
 			if seen.id == k.ID {
 				return nil, errors.New("session: duplicate key id " + k.ID)
 			}
+		}
+		if k.Public != nil {
+			if err := CheckRSAPublicKey(k.Public); err != nil {
+				return nil, err
+			}
+			v.keys = append(v.keys, verifierKey{id: k.ID, pub: k.Public})
+			continue
+		}
+		if len(k.Secret) < 32 {
+			return nil, errors.New("session: every HS256 key needs at least 32 bytes")
 		}
 		v.keys = append(v.keys, verifierKey{id: k.ID, mac: hmac.New(sha256.New, k.Secret)})
 	}
@@ -74,7 +92,7 @@ func (v *Verifier) Verify(token string, now int64) (Claims, error) {
 	}
 	dot2 += dot1 + 1
 	encHeader, encPayload, encSig := token[:dot1], token[dot1+1:dot2], token[dot2+1:]
-	if b64.DecodedLen(len(encSig)) != sha256.Size {
+	if b64.DecodedLen(len(encSig)) > maxSigLength {
 		return c, ErrMalformed
 	}
 
@@ -87,32 +105,32 @@ func (v *Verifier) Verify(token string, now int64) (Claims, error) {
 		return c, ErrMalformed
 	}
 	header := headerBuf[:n]
-	if alg := gjson.GetBytes(header, "alg"); alg.Type != gjson.String || alg.Str != Algorithm {
+	alg := gjson.GetBytes(header, "alg")
+	if alg.Type != gjson.String || (alg.Str != HS256 && alg.Str != RS256) {
 		return c, ErrAlgorithm
 	}
 	kid := gjson.GetBytes(header, "kid")
 	if kid.Type != gjson.String {
 		return c, ErrUnknownKey
 	}
-	var mac hash.Hash
+	var key *verifierKey
 	for i := range v.keys {
 		if v.keys[i].id == kid.Str {
-			mac = v.keys[i].mac
+			key = &v.keys[i]
 			break
 		}
 	}
-	if mac == nil {
+	if key == nil {
 		return c, ErrUnknownKey
 	}
-
-	var sig [sha256.Size]byte
-	if n, err := b64Strict.Decode(sig[:], []byte(encSig)); err != nil || n != sha256.Size {
-		return c, ErrMalformed
+	// The alg must be the key's: an HS256 token "signed" with the bytes of
+	// a published RSA key, or an RS256 token under an HMAC key, is refused
+	// before any signature is computed.
+	if (key.pub != nil) != (alg.Str == RS256) {
+		return c, ErrAlgorithm
 	}
-	mac.Reset()
-	mac.Write([]byte(token[:dot2]))
-	if !hmac.Equal(mac.Sum(v.sum[:0]), sig[:]) {
-		return c, ErrSignature
+	if err := v.checkSignature(key, token[:dot2], encSig); err != nil {
+		return c, err
 	}
 
 	var payloadBuf [MaxTokenLength]byte
@@ -130,6 +148,35 @@ func (v *Verifier) Verify(token string, now int64) (Claims, error) {
 		return c, ErrAudience
 	}
 	return c, CheckWindow(c.ExpiresAt, c.NotBefore, now, v.skew)
+}
+
+// checkSignature checks encSig, the third part of a token, over signingInput
+// with key.
+func (v *Verifier) checkSignature(key *verifierKey, signingInput, encSig string) error {
+	var sig [maxSigLength]byte
+	want := sha256.Size
+	if key.pub != nil {
+		want = key.pub.Size()
+	}
+	if b64.DecodedLen(len(encSig)) != want {
+		return ErrMalformed
+	}
+	if n, err := b64Strict.Decode(sig[:], []byte(encSig)); err != nil || n != want {
+		return ErrMalformed
+	}
+	if key.pub != nil {
+		digest := sha256.Sum256([]byte(signingInput))
+		if rsa.VerifyPKCS1v15(key.pub, crypto.SHA256, digest[:], sig[:want]) != nil {
+			return ErrSignature
+		}
+		return nil
+	}
+	key.mac.Reset()
+	key.mac.Write([]byte(signingInput))
+	if !hmac.Equal(key.mac.Sum(v.sum[:0]), sig[:want]) {
+		return ErrSignature
+	}
+	return nil
 }
 
 // CheckWindow is the validity window of a session: ErrExpired from exp on,
