@@ -1,13 +1,16 @@
 package api
 
 import (
+	"crypto/rsa"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/svcauth/svcauth/filter/session"
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/domain"
+	"github.com/svcauth/svcauth/issuer/keys"
 )
 
 func appKeyOut(k domain.KeyStatus) apiv1.AppKey {
@@ -18,6 +21,7 @@ func appKeyOut(k domain.KeyStatus) apiv1.AppKey {
 		ActivatesAt: k.ActivatesAt.UTC(),
 		RetiresAt:   utc(k.Retires),
 		State:       k.State,
+		Algorithm:   k.Algorithm,
 	}
 }
 
@@ -57,22 +61,65 @@ func (s *Server) rotateAppKey(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	id := r.PathValue("id")
-	now := s.now().UTC()
+	app, appKeys, added, err := s.rotateKeys(r, r.PathValue("id"), "", after)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	created := s.auditRotation(r, app, appKeys, added)
+	writeJSON(w, http.StatusCreated, appKeyOut(created))
+}
+
+// rotateKeys adds a key version to app id, of algorithm alg ("" the app's
+// SessionAlgorithm), published now and signing after activateAfter. An
+// RS256 key is generated before the storage transaction (it takes tens of
+// milliseconds) and sealed inside it, once its kid is known.
+func (s *Server) rotateKeys(r *http.Request, id, alg string, after time.Duration) (domain.App, []domain.AppKey, domain.AppKey, error) {
+	ctx := r.Context()
 	var (
 		app   domain.App
 		added domain.AppKey
+		priv  *rsa.PrivateKey
 	)
-	appKeys, err := s.store.UpdateAppKeys(r.Context(), id, func(a domain.App, old []domain.AppKey) ([]domain.AppKey, error) {
+	if alg == "" {
+		cur, err := s.store.GetApp(ctx, id)
+		if err != nil {
+			return app, nil, added, storageErr(err, "application "+strconv.Quote(id))
+		}
+		alg = cur.SessionAlgorithm
+	}
+	if alg == session.RS256 {
+		var err error
+		if priv, err = keys.NewRSAKey(); err != nil {
+			return app, nil, added, err
+		}
+	}
+	now := s.now().UTC()
+	appKeys, err := s.store.UpdateAppKeys(ctx, id, func(a domain.App, old []domain.AppKey) ([]domain.AppKey, error) {
 		app = a
-		out, nk := domain.RotateAppKeys(a, old, now, after)
+		var material domain.AppKey
+		if priv != nil {
+			var err error
+			material, err = s.keys.RSAKeyMaterial(a.AUD, domain.KeyID(a.AUD, domain.NextKeyVersion(a, old)), priv)
+			if err != nil {
+				return nil, err
+			}
+		}
+		out, nk := domain.RotateAppKeys(a, old, now, after, material)
 		added = nk
 		return out, nil
 	})
 	if err != nil {
-		s.fail(w, r, storageErr(err, "application "+strconv.Quote(id)))
-		return
+		return app, nil, added, storageErr(err, "application "+strconv.Quote(id))
 	}
+	app.SessionAlgorithm, app.KeyVersion = added.Algorithm, added.Version
+	return app, appKeys, added, nil
+}
+
+// auditRotation records the rotation that added key added and returns its
+// status.
+func (s *Server) auditRotation(r *http.Request, app domain.App, appKeys []domain.AppKey, added domain.AppKey) domain.KeyStatus {
+	now := s.now().UTC()
 	var (
 		created domain.KeyStatus
 		notes   []string
@@ -85,12 +132,12 @@ func (s *Server) rotateAppKey(w http.ResponseWriter, r *http.Request) {
 			notes = append(notes, k.KID+" retires at "+k.Retires.UTC().Format(time.RFC3339))
 		}
 	}
-	detail := "key " + created.KID + " published; signs from " + created.ActivatesAt.UTC().Format(time.RFC3339)
+	detail := added.Algorithm + " key " + created.KID + " published; signs from " + created.ActivatesAt.UTC().Format(time.RFC3339)
 	if len(notes) > 0 {
 		detail += "; " + strings.Join(notes, "; ")
 	}
 	s.audit(r.Context(), domain.AuditEvent{Time: now, Event: domain.EventAppKeyRotated, Actor: actor(r.Context()),
 		AppID: app.ID, AppName: app.Name, RequestID: requestID(r.Context()), Detail: detail})
-	s.logger(r.Context()).Info("application key rotated", "app_id", app.ID, "kid", created.KID, "activates_at", created.ActivatesAt)
-	writeJSON(w, http.StatusCreated, appKeyOut(created))
+	s.logger(r.Context()).Info("application key rotated", "app_id", app.ID, "kid", created.KID, "alg", added.Algorithm, "activates_at", created.ActivatesAt)
+	return created
 }

@@ -61,7 +61,7 @@ func TestKeyRotationPublishesFirstSignsLater(t *testing.T) {
 	t1 := h.Now()
 	var k2 apiv1.AppKey
 	h.call(request{method: "POST", path: "/v1/apps/" + app.ID + "/keys/rotate"}, 201, &k2)
-	want := apiv1.AppKey{KID: kid(2), Version: 2, CreatedAt: t1, ActivatesAt: t1.Add(30 * time.Second), State: "pending"}
+	want := apiv1.AppKey{KID: kid(2), Version: 2, CreatedAt: t1, ActivatesAt: t1.Add(30 * time.Second), State: "pending", Algorithm: "HS256"}
 	if !sameJSON(t, k2, want) {
 		t.Fatalf("rotate answered %+v, want %+v", k2, want)
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/domain"
@@ -20,21 +21,27 @@ func passDomainErr(err error, what string) error {
 	return storageErr(err, what)
 }
 
-// patchApp is PATCH /v1/apps/{id}: rename, change domains or session duration.
+// patchApp is PATCH /v1/apps/{id}: rename, change domains or session
+// duration, switch the session algorithm (a key rotation to a key of the
+// other algorithm: published at once, signing after activate_after).
 func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) {
 	var req apiv1.UpdateAppRequest
 	if err := s.decode(w, r, &req); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if req.Name == nil && req.Domains == nil && req.SessionDuration == nil {
-		s.fail(w, r, domain.Errorf(domain.EInvalid, "nothing to change: give name, domains or session_duration"))
+	if req.Name == nil && req.Domains == nil && req.SessionDuration == nil && req.SessionAlgorithm == nil {
+		s.fail(w, r, domain.Errorf(domain.EInvalid, "nothing to change: give name, domains, session_duration or session_algorithm"))
+		return
+	}
+	alg, after, err := parseAlgorithmSwitch(req)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	var (
 		domains []string
 		session = domain.DefaultSessionDuration
-		err     error
 	)
 	if req.Name != nil {
 		if err := domain.ValidateName("application", *req.Name); err != nil {
@@ -74,6 +81,11 @@ func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) {
 			a.SessionDuration = session
 			changes = append(changes, "session duration "+domain.FormatDuration(session))
 		}
+		if alg != "" && alg != a.SessionAlgorithm {
+			changes = append(changes, "session algorithm "+a.SessionAlgorithm+" to "+alg)
+		} else {
+			alg = "" // nothing to switch
+		}
 		a.UpdatedAt = s.now().UTC()
 		return a, nil
 	})
@@ -85,9 +97,46 @@ func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, passDomainErr(err, "application "+strconv.Quote(id)))
 		return
 	}
+	if alg != "" {
+		// The switch is a rotation to a key of the other algorithm, after
+		// the app's other changes are stored: those cannot fail on the
+		// keys, and a rotation that fails leaves the app on its old key.
+		var appKeys []domain.AppKey
+		var added domain.AppKey
+		app, appKeys, added, err = s.rotateKeys(r, id, alg, after)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.auditRotation(r, app, appKeys, added)
+	}
 	s.audit(r.Context(), domain.AuditEvent{Event: domain.EventAppUpdated, Actor: actor(r.Context()), AppID: app.ID, AppName: app.Name,
 		RequestID: requestID(r.Context()), Detail: strings.Join(changes, "; ")})
 	writeJSON(w, http.StatusOK, appOut(app))
+}
+
+// parseAlgorithmSwitch returns the session algorithm req switches to ("" for
+// none) and its activate_after, which is refused without session_algorithm.
+func parseAlgorithmSwitch(req apiv1.UpdateAppRequest) (string, time.Duration, error) {
+	if req.SessionAlgorithm == nil {
+		if req.ActivateAfter != nil {
+			return "", 0, domain.Errorf(domain.EInvalid, "activate_after: only with session_algorithm (use the key rotation to rotate)")
+		}
+		return "", 0, nil
+	}
+	if *req.SessionAlgorithm == "" {
+		return "", 0, domain.Errorf(domain.EInvalid, "session_algorithm: must not be empty")
+	}
+	alg, err := domain.ParseSessionAlgorithm(*req.SessionAlgorithm)
+	if err != nil {
+		return "", 0, err
+	}
+	var after string
+	if req.ActivateAfter != nil {
+		after = *req.ActivateAfter
+	}
+	d, err := domain.ParseKeyActivateAfter(after)
+	return alg, d, err
 }
 
 // deleteApp is DELETE /v1/apps/{id}; its policies go with it. Filters

@@ -4,8 +4,10 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/svcauth/svcauth/filter/session"
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/domain"
+	"github.com/svcauth/svcauth/issuer/keys"
 )
 
 func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
@@ -28,16 +30,34 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	alg, err := domain.ParseSessionAlgorithm(req.SessionAlgorithm)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	now := s.now().UTC()
 	a := domain.App{
-		ID:              domain.NewID(),
-		Name:            req.Name,
-		Domains:         domains,
-		AUD:             domain.NewAUD(),
-		SessionDuration: sessionDuration,
-		KeyVersion:      1,
-		CreatedAt:       now,
-		UpdatedAt:       now,
+		ID:               domain.NewID(),
+		Name:             req.Name,
+		Domains:          domains,
+		AUD:              domain.NewAUD(),
+		SessionDuration:  sessionDuration,
+		KeyVersion:       1,
+		SessionAlgorithm: alg,
+		CreatedAt:        now,
+		UpdatedAt:        now,
+	}
+	if alg == session.RS256 {
+		priv, err := keys.NewRSAKey()
+		if err == nil {
+			var first domain.AppKey
+			first, err = s.keys.RSAKeyMaterial(a.AUD, domain.KeyID(a.AUD, a.KeyVersion), priv)
+			a.FirstKey = &first
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	if err := s.store.CreateApp(r.Context(), a); err != nil {
 		s.fail(w, r, storageErr(err, "application named "+strconv.Quote(req.Name)))
@@ -45,9 +65,9 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request) {
 	}
 	s.audit(r.Context(), domain.AuditEvent{
 		Time: now, Event: domain.EventAppCreated, Actor: actor(r.Context()),
-		AppID: a.ID, AppName: a.Name, RequestID: requestID(r.Context()),
+		AppID: a.ID, AppName: a.Name, RequestID: requestID(r.Context()), Detail: "session algorithm " + alg,
 	})
-	s.logger(r.Context()).Info("application created", "app_id", a.ID, "app_name", a.Name)
+	s.logger(r.Context()).Info("application created", "app_id", a.ID, "app_name", a.Name, "session_algorithm", alg)
 	writeJSON(w, http.StatusCreated, appOut(a))
 }
 

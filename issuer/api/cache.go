@@ -113,8 +113,8 @@ func (s *invalidatingStore) UpdateAppKeys(ctx context.Context, appID string, upd
 type exchangeApp struct {
 	app      domain.App
 	policies []domain.Policy
-	// signers are the app's keys, newest version first, with the
-	// Signers of their derived session keys.
+	// signers are the app's keys that can still sign, newest version
+	// first, with their Signers (derived HMAC keys, opened RSA keys).
 	signers []signer
 }
 
@@ -253,8 +253,8 @@ func (c *exchangeCache) app(ctx context.Context, aud string, now time.Time) (*ex
 		return nil, err
 	}
 	ea := &exchangeApp{app: app, policies: policies}
-	for _, k := range appKeys {
-		sg, err := session.NewSigner(c.keys.SessionKey(app.AUD, k.Version))
+	for _, k := range domain.PublishedKeys(app, appKeys, now) {
+		sg, err := c.keys.Signer(app.AUD, k.AppKey)
 		if err != nil {
 			return nil, err
 		}

@@ -49,6 +49,7 @@ func appOut(a domain.App) apiv1.App {
 		SessionDuration:   domain.FormatDuration(a.SessionDuration),
 		KeyVersion:        a.KeyVersion,
 		KeyID:             domain.KeyID(a.AUD, a.KeyVersion),
+		SessionAlgorithm:  a.SessionAlgorithm,
 		SessionsNotBefore: utc(a.SessionsNotBefore),
 		CreatedAt:         a.CreatedAt.UTC(),
 		UpdatedAt:         a.UpdatedAt.UTC(),

@@ -81,6 +81,9 @@ type CreateAppRequest struct {
 	Domains []string `json:"domains"`
 	// SessionDuration is the JWT lifetime in Go syntax; default 24h, at most 730h.
 	SessionDuration string `json:"session_duration,omitempty"`
+	// SessionAlgorithm is HS256 (the default: sessions verified in-filter
+	// with a shared key) or RS256 (origins verify with the certs endpoint).
+	SessionAlgorithm string `json:"session_algorithm,omitempty"`
 }
 
 // UpdateAppRequest is the body of PATCH /v1/apps/{id}; absent fields are left alone.
@@ -88,6 +91,10 @@ type UpdateAppRequest struct {
 	Name            *string   `json:"name,omitempty"`
 	Domains         *[]string `json:"domains,omitempty"`
 	SessionDuration *string   `json:"session_duration,omitempty"`
+	// SessionAlgorithm, when it differs from the app's, rotates to a new
+	// key of that algorithm, signing after ActivateAfter (default 30s).
+	SessionAlgorithm *string `json:"session_algorithm,omitempty"`
+	ActivateAfter    *string `json:"activate_after,omitempty"`
 }
 
 // App is an application as the API shows it.
@@ -99,6 +106,7 @@ type App struct {
 	SessionDuration   string     `json:"session_duration"`
 	KeyVersion        int        `json:"key_version"`
 	KeyID             string     `json:"kid"`
+	SessionAlgorithm  string     `json:"session_algorithm"`
 	SessionsNotBefore *time.Time `json:"sessions_not_before"`
 	CreatedAt         time.Time  `json:"created_at"`
 	UpdatedAt         time.Time  `json:"updated_at"`
@@ -247,6 +255,8 @@ type AppKey struct {
 	RetiresAt   *time.Time `json:"retires_at"`
 	// State is pending, signing, previous or retired.
 	State string `json:"state"`
+	// Algorithm is HS256 or RS256.
+	Algorithm string `json:"alg"`
 }
 
 // FilterSync is the 200 answer to GET /v1/filter-sync?aud=: what a filter

@@ -21,6 +21,14 @@ type App struct {
 	// creation, one more at each key rotation. The newest key may not sign
 	// yet; which key signs when is in the app's AppKeys.
 	KeyVersion int
+	// SessionAlgorithm is the JWS alg of the app's newest key (session.HS256
+	// or session.RS256): what it signs with once that key activates, and
+	// what a key rotation generates. Storage sets it from the keys.
+	SessionAlgorithm string
+	// FirstKey, given to CreateApp only, is the first key's algorithm and
+	// material (nil: HS256, derived from the master key, nothing stored).
+	// It is never read back.
+	FirstKey *AppKey
 	// SessionsNotBefore, when set, invalidates sessions issued before it.
 	SessionsNotBefore *time.Time
 	CreatedAt         time.Time

@@ -3,11 +3,15 @@ package domain
 import (
 	"sort"
 	"time"
+
+	"github.com/svcauth/svcauth/filter/session"
 )
 
-// AppKey is one version of an application's session key. The key material
-// is never stored: it is derived from the master key, the app's AUD and the
-// kid (KeyID(aud, Version)).
+// AppKey is one version of an application's session key. An HS256 key's
+// material is never stored: it is derived from the master key, the app's AUD
+// and the kid (KeyID(aud, Version)). An RS256 key stores its public half and
+// its private half sealed under a key derived from the master key
+// (keys.Keyring.SealRSAKey); filters and origins get only the public half.
 //
 // Rotation is "publish first, sign later": a new version is published to
 // filters (filter sync, filter-config) at once, but the issuer signs with it
@@ -22,6 +26,36 @@ type AppKey struct {
 	// RetiresAt is set on a key when a newer version is created: the newer
 	// key's activation plus the app's session duration plus KeyRetireSkew.
 	RetiresAt *time.Time
+	// Algorithm is session.HS256 or session.RS256; "" reads as HS256.
+	Algorithm string
+	// PublicKey (PKIX DER) and SealedPrivateKey are set for RS256 only.
+	PublicKey        []byte
+	SealedPrivateKey []byte
+}
+
+// IsRSA reports whether k is an RS256 key.
+func (k AppKey) IsRSA() bool { return k.Algorithm == session.RS256 }
+
+// ParseSessionAlgorithm parses an app's session_algorithm; "" is HS256.
+func ParseSessionAlgorithm(s string) (string, error) {
+	switch s {
+	case "", session.HS256:
+		return session.HS256, nil
+	case session.RS256:
+		return session.RS256, nil
+	}
+	return "", Errorf(EInvalid, "session_algorithm %q: want HS256 or RS256", s)
+}
+
+// FirstAppKey returns the first key CreateApp stores for a: version
+// a.KeyVersion, created and active at a.CreatedAt, with a.FirstKey's
+// algorithm and material.
+func FirstAppKey(a App) AppKey {
+	k := AppKey{AppID: a.ID, Version: a.KeyVersion, CreatedAt: a.CreatedAt, ActivatesAt: a.CreatedAt, Algorithm: session.HS256}
+	if a.FirstKey != nil && a.FirstKey.Algorithm != "" {
+		k.Algorithm, k.PublicKey, k.SealedPrivateKey = a.FirstKey.Algorithm, a.FirstKey.PublicKey, a.FirstKey.SealedPrivateKey
+	}
+	return k
 }
 
 // Key states, as `svcauth keys list` shows them.
@@ -154,16 +188,26 @@ func NextKeyRetirement(app App, keys []AppKey, now time.Time) time.Time {
 	return next
 }
 
-// RotateAppKeys returns keys with a new version added, created at now and
-// signing from now + activateAfter, and the newest previous version's
-// RetiresAt set to when the sessions it signs will have expired.
-func RotateAppKeys(app App, keys []AppKey, now time.Time, activateAfter time.Duration) ([]AppKey, AppKey) {
-	out := sortKeys(keys)
+// NextKeyVersion returns the version a rotation of app's keys adds.
+func NextKeyVersion(app App, keys []AppKey) int {
 	version := app.KeyVersion
-	if n := len(out); n > 0 && out[n-1].Version > version {
-		version = out[n-1].Version
+	for _, k := range keys {
+		version = max(version, k.Version)
 	}
-	nk := AppKey{AppID: app.ID, Version: version + 1, CreatedAt: now, ActivatesAt: now.Add(activateAfter)}
+	return version + 1
+}
+
+// RotateAppKeys returns keys with a new version added, created at now and
+// signing from now + activateAfter, with material's algorithm and key
+// material (the zero AppKey: HS256), and the newest previous version's
+// RetiresAt set to when the sessions it signs will have expired.
+func RotateAppKeys(app App, keys []AppKey, now time.Time, activateAfter time.Duration, material AppKey) ([]AppKey, AppKey) {
+	out := sortKeys(keys)
+	nk := AppKey{AppID: app.ID, Version: NextKeyVersion(app, keys), CreatedAt: now, ActivatesAt: now.Add(activateAfter),
+		Algorithm: session.HS256}
+	if material.Algorithm != "" {
+		nk.Algorithm, nk.PublicKey, nk.SealedPrivateKey = material.Algorithm, material.PublicKey, material.SealedPrivateKey
+	}
 	if n := len(out); n > 0 {
 		r := nk.ActivatesAt.Add(app.SessionDuration + KeyRetireSkew)
 		if out[n-1].RetiresAt == nil || out[n-1].RetiresAt.Before(r) {

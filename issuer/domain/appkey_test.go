@@ -23,7 +23,7 @@ func TestKeyStatesThroughRotations(t *testing.T) {
 
 	// Rotate at t0+1m with 30s: v2 pending, then signing; v1 retires 1h5m later.
 	var k2 AppKey
-	keys, k2 = RotateAppKeys(app, keys, t0.Add(time.Minute), 30*time.Second)
+	keys, k2 = RotateAppKeys(app, keys, t0.Add(time.Minute), 30*time.Second, AppKey{})
 	app.KeyVersion = 2
 	act := t0.Add(time.Minute + 30*time.Second)
 	if k2.Version != 2 || !k2.ActivatesAt.Equal(act) || keys[0].RetiresAt == nil || !keys[0].RetiresAt.Equal(act.Add(time.Hour+KeyRetireSkew)) {
@@ -64,9 +64,9 @@ func TestKeyStatesThroughRotations(t *testing.T) {
 	// never signed, v1 and v2 stay published until their sessions could
 	// have expired.
 	now := t0.Add(2 * time.Minute)
-	keys, _ = RotateAppKeys(app, keys, t0.Add(time.Minute+10*time.Second), time.Hour)
+	keys, _ = RotateAppKeys(app, keys, t0.Add(time.Minute+10*time.Second), time.Hour, AppKey{})
 	app.KeyVersion = 3
-	keys, _ = RotateAppKeys(app, keys, now, 0)
+	keys, _ = RotateAppKeys(app, keys, now, 0, AppKey{})
 	app.KeyVersion = 4
 	if got := states(now); got != "previous,previous,pending,signing" {
 		t.Fatalf("after immediate rotation: %s", got)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svcauth/svcauth/filter/session"
 	"github.com/svcauth/svcauth/issuer/domain"
 	"github.com/svcauth/svcauth/issuer/storage"
 )
@@ -48,6 +49,7 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"AuditOrderIsByTime", testAuditOrderIsByTime},
 		{"CanceledContext", testCanceledContext},
 		{"AppKeys", testAppKeys},
+		{"RSAAppKeys", testRSAAppKeys},
 		{"SyncGeneration", testSyncGeneration},
 		{"Revocations", testRevocations},
 		{"SecretGraceEnds", testSecretGraceEnds},
@@ -91,14 +93,15 @@ func newToken(name string) domain.Token {
 
 func newApp(name string) domain.App {
 	return domain.App{
-		ID:              domain.NewID(),
-		Name:            name,
-		Domains:         []string{name + ".example.com", "*.example.org/api"},
-		AUD:             domain.NewAUD(),
-		SessionDuration: 24 * time.Hour,
-		KeyVersion:      1,
-		CreatedAt:       base,
-		UpdatedAt:       base,
+		ID:               domain.NewID(),
+		Name:             name,
+		Domains:          []string{name + ".example.com", "*.example.org/api"},
+		AUD:              domain.NewAUD(),
+		SessionDuration:  24 * time.Hour,
+		KeyVersion:       1,
+		SessionAlgorithm: session.HS256,
+		CreatedAt:        base,
+		UpdatedAt:        base,
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/svcauth/svcauth/filter/session"
 	"github.com/svcauth/svcauth/issuer/domain"
 	"github.com/svcauth/svcauth/issuer/storage"
 )
@@ -19,7 +20,7 @@ func testAppKeys(t *testing.T, s storage.Storage) {
 	ctx := context.Background()
 	app := newApp("billing")
 	mustNil(t, s.CreateApp(ctx, app), "create app")
-	first := domain.AppKey{AppID: app.ID, Version: 1, CreatedAt: base, ActivatesAt: base}
+	first := domain.AppKey{AppID: app.ID, Version: 1, CreatedAt: base, ActivatesAt: base, Algorithm: session.HS256}
 	keys, err := s.ListAppKeys(ctx, app.ID)
 	mustNil(t, err, "list keys of a new app")
 	mustEqual(t, keys, []domain.AppKey{first}, "a new app's first key")
@@ -30,7 +31,7 @@ func testAppKeys(t *testing.T, s storage.Storage) {
 	mustIs(t, err, storage.ErrNotFound, "update keys of an unknown app")
 
 	retires := at(25 * time.Hour)
-	second := domain.AppKey{AppID: app.ID, Version: 2, CreatedAt: at(time.Hour), ActivatesAt: at(time.Hour + 30*time.Second)}
+	second := domain.AppKey{AppID: app.ID, Version: 2, CreatedAt: at(time.Hour), ActivatesAt: at(time.Hour + 30*time.Second), Algorithm: session.HS256}
 	got, err := s.UpdateAppKeys(ctx, app.ID, func(a domain.App, old []domain.AppKey) ([]domain.AppKey, error) {
 		mustEqual(t, a, app, "updater's app")
 		mustEqual(t, old, []domain.AppKey{first}, "updater's keys")
@@ -79,7 +80,7 @@ func testAppKeys(t *testing.T, s storage.Storage) {
 	mustNil(t, s.CreateApp(ctx, other), "create other app")
 	keys, err = s.ListAppKeys(ctx, other.ID)
 	mustNil(t, err, "list other app's keys")
-	mustEqual(t, keys, []domain.AppKey{{AppID: other.ID, Version: 1, CreatedAt: base, ActivatesAt: base}}, "other app's keys")
+	mustEqual(t, keys, []domain.AppKey{{AppID: other.ID, Version: 1, CreatedAt: base, ActivatesAt: base, Algorithm: session.HS256}}, "other app's keys")
 
 	mustNil(t, s.DeleteApp(ctx, app.ID), "delete app")
 	_, err = s.ListAppKeys(ctx, app.ID)
@@ -129,7 +130,7 @@ func testSyncGeneration(t *testing.T, s storage.Storage) {
 	grows("change session duration", updateApp(func(a *domain.App) { a.SessionDuration = time.Hour }))
 	grows("rotate key", func() error {
 		_, err := s.UpdateAppKeys(ctx, app.ID, func(a domain.App, keys []domain.AppKey) ([]domain.AppKey, error) {
-			keys, _ = domain.RotateAppKeys(a, keys, at(time.Hour), 30*time.Second)
+			keys, _ = domain.RotateAppKeys(a, keys, at(time.Hour), 30*time.Second, domain.AppKey{})
 			return keys, nil
 		})
 		return err

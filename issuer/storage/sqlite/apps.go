@@ -10,7 +10,7 @@ import (
 	"github.com/svcauth/svcauth/issuer/domain"
 )
 
-const appColumns = `id, name, domains, aud, session_duration_ns, key_version, sessions_not_before, created_at, updated_at`
+const appColumns = `id, name, domains, aud, session_duration_ns, key_version, sessions_not_before, created_at, updated_at, session_algorithm`
 
 func scanApp(r rowScanner) (domain.App, error) {
 	var (
@@ -20,7 +20,7 @@ func scanApp(r rowScanner) (domain.App, error) {
 		notBefore        sql.NullInt64
 		created, updated int64
 	)
-	if err := r.Scan(&a.ID, &a.Name, &domains, &a.AUD, &sessionNS, &a.KeyVersion, &notBefore, &created, &updated); err != nil {
+	if err := r.Scan(&a.ID, &a.Name, &domains, &a.AUD, &sessionNS, &a.KeyVersion, &notBefore, &created, &updated, &a.SessionAlgorithm); err != nil {
 		return domain.App{}, mapErr(err)
 	}
 	if err := json.Unmarshal([]byte(domains), &a.Domains); err != nil {
@@ -45,14 +45,21 @@ func appArgs(a domain.App) ([]any, error) {
 		toNullNS(a.SessionsNotBefore), toNS(a.CreatedAt), toNS(a.UpdatedAt)}, nil
 }
 
-// CreateApp implements storage.Storage.
+// CreateApp implements storage.Storage: the app and its first key, in one
+// transaction.
 func (d *DB) CreateApp(ctx context.Context, a domain.App) error {
 	args, err := appArgs(a)
 	if err != nil {
 		return err
 	}
-	_, err = d.db.ExecContext(ctx, `INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
-	return mapErr(err)
+	first := domain.FirstAppKey(a)
+	return d.withTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			append(args, first.Algorithm)...); err != nil {
+			return mapErr(err)
+		}
+		return insertAppKey(ctx, tx, a.ID, first)
+	})
 }
 
 // GetApp implements storage.Storage.
@@ -96,6 +103,8 @@ func (d *DB) UpdateApp(ctx context.Context, id string, updater func(domain.App) 
 			return err
 		}
 		a.ID = old.ID
+		a.SessionAlgorithm = old.SessionAlgorithm // changed only with the keys (UpdateAppKeys)
+		a.FirstKey = nil
 		args, err := appArgs(a)
 		if err != nil {
 			return err

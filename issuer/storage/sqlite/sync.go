@@ -1,22 +1,24 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/svcauth/svcauth/filter/session"
 	"github.com/svcauth/svcauth/issuer/domain"
 	"github.com/svcauth/svcauth/issuer/storage"
 )
 
-// The key ring, revocations and sync generation (migration 0003). The
-// first key of an app, the revocation of a deleted token and every bump of
-// the sync generation are made by triggers, in the transaction of the
-// change itself.
+// The key ring, revocations and sync generation (migrations 0003, 0006).
+// The revocation of a deleted token and every bump of the sync generation
+// are made by triggers, in the transaction of the change itself; an app's
+// first key is inserted by CreateApp in its transaction.
 
-const appKeyColumns = `app_id, version, created_at, activates_at, retires_at`
+const appKeyColumns = `app_id, version, created_at, activates_at, retires_at, algorithm, public_key, sealed_private_key`
 
 func scanAppKey(r rowScanner) (domain.AppKey, error) {
 	var (
@@ -24,11 +26,30 @@ func scanAppKey(r rowScanner) (domain.AppKey, error) {
 		created, activates int64
 		retires            sql.NullInt64
 	)
-	if err := r.Scan(&k.AppID, &k.Version, &created, &activates, &retires); err != nil {
+	if err := r.Scan(&k.AppID, &k.Version, &created, &activates, &retires, &k.Algorithm, &k.PublicKey, &k.SealedPrivateKey); err != nil {
 		return domain.AppKey{}, mapErr(err)
 	}
 	k.CreatedAt, k.ActivatesAt, k.RetiresAt = fromNS(created), fromNS(activates), fromNullNS(retires)
 	return k, nil
+}
+
+func insertAppKey(ctx context.Context, tx *sql.Tx, appID string, k domain.AppKey) error {
+	alg := k.Algorithm
+	if alg == "" {
+		alg = session.HS256
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO app_keys (`+appKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		appID, k.Version, toNS(k.CreatedAt), toNS(k.ActivatesAt), toNullNS(k.RetiresAt), alg, nullBlob(k.PublicKey), nullBlob(k.SealedPrivateKey))
+	return mapErr(err)
+}
+
+// nullBlob stores an empty key half as NULL, which the schema's checks
+// require of HS256 keys.
+func nullBlob(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 type querier interface {
@@ -102,8 +123,9 @@ func (d *DB) UpdateAppKeys(ctx context.Context, appID string, updater func(domai
 			prev, exists := byVersion[k.Version]
 			switch {
 			case !exists:
-				_, err = tx.ExecContext(ctx, `INSERT INTO app_keys (`+appKeyColumns+`) VALUES (?, ?, ?, ?, ?)`,
-					appID, k.Version, toNS(k.CreatedAt), toNS(k.ActivatesAt), toNullNS(k.RetiresAt))
+				err = insertAppKey(ctx, tx, appID, k)
+			case !sameMaterial(prev, k):
+				return fmt.Errorf("sqlite: app key version %d: key material cannot change", k.Version)
 			case !sameKey(prev, k):
 				_, err = tx.ExecContext(ctx, `UPDATE app_keys SET created_at = ?, activates_at = ?, retires_at = ?
 					WHERE app_id = ? AND version = ?`, toNS(k.CreatedAt), toNS(k.ActivatesAt), toNullNS(k.RetiresAt), appID, k.Version)
@@ -119,8 +141,14 @@ func (d *DB) UpdateAppKeys(ctx context.Context, appID string, updater func(domai
 				}
 			}
 		}
-		if maxVersion != app.KeyVersion {
-			if _, err := tx.ExecContext(ctx, `UPDATE apps SET key_version = ? WHERE id = ?`, maxVersion, appID); err != nil {
+		newestAlg := session.HS256
+		for _, k := range keys {
+			if k.Version == maxVersion && k.Algorithm != "" {
+				newestAlg = k.Algorithm
+			}
+		}
+		if maxVersion != app.KeyVersion || newestAlg != app.SessionAlgorithm {
+			if _, err := tx.ExecContext(ctx, `UPDATE apps SET key_version = ?, session_algorithm = ? WHERE id = ?`, maxVersion, newestAlg, appID); err != nil {
 				return mapErr(err)
 			}
 		}
@@ -128,6 +156,19 @@ func (d *DB) UpdateAppKeys(ctx context.Context, appID string, updater func(domai
 		return err
 	})
 	return out, err
+}
+
+// sameMaterial reports whether a and b are the same key: a version's
+// algorithm and key are fixed when it is created.
+func sameMaterial(a, b domain.AppKey) bool {
+	algA, algB := a.Algorithm, b.Algorithm
+	if algA == "" {
+		algA = session.HS256
+	}
+	if algB == "" {
+		algB = session.HS256
+	}
+	return algA == algB && bytes.Equal(a.PublicKey, b.PublicKey) && bytes.Equal(a.SealedPrivateKey, b.SealedPrivateKey)
 }
 
 func sameKey(a, b domain.AppKey) bool {
