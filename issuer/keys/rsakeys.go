@@ -108,7 +108,9 @@ func (k *Keyring) rsaWrap() (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-func wrapAAD(aud, kid string) []byte { return []byte("svcauth rsa session key\x00" + aud + "\x00" + kid) }
+func wrapAAD(aud, kid string) []byte {
+	return []byte("svcauth rsa session key\x00" + aud + "\x00" + kid)
+}
 
 // Signer returns the Signer of app key key of aud: the derived HMAC key of
 // an HS256 version, the opened private key of an RS256 one.
