@@ -238,8 +238,10 @@ func parseKeys(p *problems, v gjson.Result) ([]session.Key, map[string]int64) {
 	return keys, activation
 }
 
-// parseKey reads {"kid","key"} and the optional "activates_at" (Unix
-// seconds) that a published, not yet signing key carries.
+// parseKey reads {"kid","key"} (an HS256 key) or {"kid","alg":"RS256","n","e"}
+// (the public half of an RS256 key, as in a JWK), and the optional
+// "activates_at" (Unix seconds) that a published, not yet signing key
+// carries.
 func parseKey(p *problems, field string, item gjson.Result) (session.Key, int64, bool) {
 	var k session.Key
 	var at int64
@@ -248,7 +250,8 @@ func parseKey(p *problems, field string, item gjson.Result) (session.Key, int64,
 		return k, 0, false
 	}
 	ok := true
-	var haveKid, haveKey bool
+	var haveKid bool
+	var key, n, e, alg *gjson.Result
 	item.ForEach(func(name, v gjson.Result) bool {
 		switch name.String() {
 		case "kid":
@@ -260,27 +263,17 @@ func parseKey(p *problems, field string, item gjson.Result) (session.Key, int64,
 			}
 			k.ID = v.Str
 		case "key":
-			haveKey = true
-			if v.Type != gjson.String {
-				p.add(field+".key", "must be a base64url string")
-				ok = false
-				return true
-			}
-			secret, err := base64.RawURLEncoding.Strict().DecodeString(v.Str)
-			switch {
-			case err != nil:
-				p.add(field+".key", "must be base64url without padding")
-				ok = false
-			case len(secret) < syntax.MinKeyBytes:
-				p.add(field+".key", "must decode to at least 32 bytes, got "+strconv.Itoa(len(secret)))
-				ok = false
-			default:
-				k.Secret = secret
-			}
+			key = &v
+		case "alg":
+			alg = &v
+		case "n":
+			n = &v
+		case "e":
+			e = &v
 		case "activates_at":
-			n, good := intField(p, field+".activates_at", v, 0, syntax.MaxUnixSeconds)
+			secs, good := intField(p, field+".activates_at", v, 0, syntax.MaxUnixSeconds)
 			ok = ok && good
-			at = n
+			at = secs
 		default:
 			p.add(field, "unknown field "+strconv.Quote(name.String()))
 			ok = false
@@ -291,11 +284,63 @@ func parseKey(p *problems, field string, item gjson.Result) (session.Key, int64,
 		p.add(field+".kid", "required")
 		ok = false
 	}
-	if !haveKey {
-		p.add(field+".key", "required")
+	switch {
+	case alg != nil && (alg.Type != gjson.String || alg.Str != session.HS256 && alg.Str != session.RS256):
+		p.add(field+".alg", "must be HS256 or RS256")
 		ok = false
+	case alg != nil && alg.Str == session.RS256:
+		ok = parseRSAKey(p, field, key, n, e, &k) && ok
+	default:
+		ok = parseHMACKey(p, field, key, n, e, &k) && ok
 	}
 	return k, at, ok
+}
+
+// parseHMACKey reads an HS256 key: "key", base64url of at least 32 bytes.
+func parseHMACKey(p *problems, field string, key, n, e *gjson.Result, k *session.Key) bool {
+	if n != nil || e != nil {
+		p.add(field, "n and e belong to RS256 keys: give \"alg\": \"RS256\" and no key")
+		return false
+	}
+	if key == nil {
+		p.add(field+".key", "required")
+		return false
+	}
+	if key.Type != gjson.String {
+		p.add(field+".key", "must be a base64url string")
+		return false
+	}
+	secret, err := base64.RawURLEncoding.Strict().DecodeString(key.Str)
+	switch {
+	case err != nil:
+		p.add(field+".key", "must be base64url without padding")
+		return false
+	case len(secret) < syntax.MinKeyBytes:
+		p.add(field+".key", "must decode to at least 32 bytes, got "+strconv.Itoa(len(secret)))
+		return false
+	}
+	k.Secret = secret
+	return true
+}
+
+// parseRSAKey reads the public half of an RS256 key: JWK n and e. A secret
+// "key" beside them is refused: an RS256 key in a filter is public only.
+func parseRSAKey(p *problems, field string, key, n, e *gjson.Result, k *session.Key) bool {
+	if key != nil {
+		p.add(field+".key", "an RS256 key is public: give n and e, never key")
+		return false
+	}
+	if n == nil || e == nil || n.Type != gjson.String || e.Type != gjson.String {
+		p.add(field, "an RS256 key needs n and e, base64url strings")
+		return false
+	}
+	pub, err := session.ParseRSAPublicJWK(n.Str, e.Str)
+	if err != nil {
+		p.add(field, strings.TrimPrefix(err.Error(), "session: "))
+		return false
+	}
+	k.Public = pub
+	return true
 }
 
 func parseIssuer(p *problems, v gjson.Result, ic *IssuerConfig) {

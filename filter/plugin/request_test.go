@@ -70,7 +70,7 @@ func TestInvalidSession(t *testing.T) {
 			{"tampered payload", parts[0] + "." + b64([]byte(`{"type":"app","aud":["`+testAud+`"],"exp":9999999999,"nbf":0}`)) + "." + parts[2], "bad_signature"},
 			{"wrong kid", sign(t, otherKey, nil), "unknown_kid"},
 			{"right kid wrong key", sign(t, session.Key{ID: testKey.ID, Secret: otherKey.Secret}, nil), "bad_signature"},
-			{"alg none", header(`{"alg":"none","kid":"k1"}`) + "." + parts[1] + ".", "malformed_token"},
+			{"alg none", header(`{"alg":"none","kid":"k1"}`) + "." + parts[1] + ".", "unsupported_alg"},
 			{"alg none with signature", header(`{"alg":"none","kid":"k1"}`) + "." + parts[1] + "." + parts[2], "unsupported_alg"},
 			{"alg RS256", header(`{"alg":"RS256","kid":"k1"}`) + "." + parts[1] + "." + parts[2], "unsupported_alg"},
 			{"wrong audience", sign(t, testKey, func(c *session.Claims) { c.Audience = strings.Repeat("cd", 32) }), "wrong_audience"},

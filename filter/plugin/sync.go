@@ -178,17 +178,20 @@ func (p *pluginContext) applyState(st *revocation.Sync) {
 func (p *pluginContext) dispatchSync() {
 	c := p.cfg
 	now := p.clock.now()
-	key := revocation.SigningKey(p.keys, now)
-	p.sync.signingKID = key.Key.ID
-	ts := strconv.FormatInt(now, 10)
-	sig := key.Key.ID + ":" + ts + ":" + session.SyncMAC(key.Key.Secret, c.Audience, ts)
-
 	headers := [][2]string{
 		{":method", "GET"},
 		{":path", c.Issuer.SyncPath + "?aud=" + c.Audience},
 		{":authority", c.Issuer.Authority},
 		{"accept", "application/json"},
-		{"x-svcauth-sync", sig},
+	}
+	// Signed with the newest active HS256 key; a filter that holds only
+	// RS256 public keys has no secret, and polls unsigned (the issuer then
+	// answers with nothing secret in it).
+	p.sync.signingKID = ""
+	if key, ok := revocation.SyncSigningKey(p.keys, now); ok {
+		p.sync.signingKID = key.Key.ID
+		ts := strconv.FormatInt(now, 10)
+		headers = append(headers, [2]string{"x-svcauth-sync", key.Key.ID + ":" + ts + ":" + session.SyncMAC(key.Key.Secret, c.Audience, ts)})
 	}
 	if etag := p.sync.appliedEtag; etag != "" {
 		headers = append(headers, [2]string{"if-none-match", `"` + etag + `"`})

@@ -50,7 +50,10 @@ type revokedToken struct {
 
 type syncKeyAnswer struct {
 	Kid         string `json:"kid"`
-	Key         string `json:"key"`
+	Key         string `json:"key,omitempty"`
+	Alg         string `json:"alg,omitempty"`
+	N           string `json:"n,omitempty"`
+	E           string `json:"e,omitempty"`
 	ActivatesAt int64  `json:"activates_at"`
 }
 

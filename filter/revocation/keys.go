@@ -2,7 +2,7 @@ package revocation
 
 import "github.com/svcauth/svcauth/filter/session"
 
-// Key is one HMAC key the filter accepts, with when the issuer starts
+// Key is one session key the filter accepts (HS256 or RS256), with when the issuer starts
 // signing with it (0: already, or unknown, as for configured keys).
 type Key struct {
 	Key         session.Key
@@ -43,14 +43,42 @@ func SigningKey(keys []Key, now int64) Key {
 	return keys[best]
 }
 
+// SyncSigningKey returns the key sync requests are signed with: the
+// SigningKey among the HS256 keys. An RS256 key has no secret to sign with:
+// with no HS256 key the filter polls unsigned (ok false), and the issuer
+// answers such polls only for apps that publish no HS256 key.
+func SyncSigningKey(keys []Key, now int64) (Key, bool) {
+	var hmacKeys [8]Key
+	hs := hmacKeys[:0]
+	for _, k := range keys {
+		if k.Key.Public == nil {
+			hs = append(hs, k)
+		}
+	}
+	if len(hs) == 0 {
+		return Key{}, false
+	}
+	return SigningKey(hs, now), true
+}
+
+// sameKey reports whether a and b are the same key material.
+func sameKey(a, b session.Key) bool {
+	if (a.Public == nil) != (b.Public == nil) {
+		return false
+	}
+	if a.Public != nil {
+		return a.Public.Equal(b.Public)
+	}
+	return string(a.Secret) == string(b.Secret)
+}
+
 // SameKeys reports whether a and b list the same keys in the same order.
 func SameKeys(a, b []Key) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if a[i].Key.ID != b[i].Key.ID || a[i].ActivatesAt != b[i].ActivatesAt ||
-			string(a[i].Key.Secret) != string(b[i].Key.Secret) {
+		if a[i].Key.ID != b[i].Key.ID || a[i].ActivatesAt != b[i].ActivatesAt || !sameKey(a[i].Key, b[i].Key) {
 			return false
 		}
 	}
@@ -62,7 +90,7 @@ func DroppedKey(old, next []Key) bool {
 outer:
 	for _, o := range old {
 		for _, n := range next {
-			if n.Key.ID == o.Key.ID && string(n.Key.Secret) == string(o.Key.Secret) {
+			if n.Key.ID == o.Key.ID && sameKey(n.Key, o.Key) {
 				continue outer
 			}
 		}

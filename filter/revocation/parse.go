@@ -6,9 +6,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/svcauth/svcauth/filter/internal/syntax"
 	"github.com/svcauth/svcauth/filter/session"
-	"github.com/tidwall/gjson"
 )
 
 // Sync is a parsed 200 answer of the sync endpoint.
@@ -85,13 +86,13 @@ func ParseSync(body []byte) (*Sync, error) {
 				return fail("keys must be an array")
 			}
 			v.ForEach(func(_, e gjson.Result) bool {
-				kid, key, at := e.Get("kid"), e.Get("key"), e.Get("activates_at")
-				if !e.IsObject() || kid.Type != gjson.String || !syntax.ValidKID(kid.Str) || key.Type != gjson.String {
-					return fail("keys entries must be {kid, key, activates_at}")
+				kid, at := e.Get("kid"), e.Get("activates_at")
+				if !e.IsObject() || kid.Type != gjson.String || !syntax.ValidKID(kid.Str) {
+					return fail("keys entries must be {kid, key, activates_at} or {kid, alg: RS256, n, e, activates_at}")
 				}
-				secret, derr := base64.RawURLEncoding.Strict().DecodeString(key.Str)
-				if derr != nil || len(secret) < syntax.MinKeyBytes {
-					return fail("key " + kid.Str + " is not base64url of at least 32 bytes")
+				k, kerr := syncKey(kid.Str, e)
+				if kerr != nil {
+					return fail(kerr.Error())
 				}
 				var n int64
 				if at.Exists() {
@@ -105,7 +106,7 @@ func ParseSync(body []byte) (*Sync, error) {
 						return fail("duplicate key id " + kid.Str)
 					}
 				}
-				st.Keys = append(st.Keys, NewKey(session.Key{ID: kid.Str, Secret: secret}, n))
+				st.Keys = append(st.Keys, NewKey(k, n))
 				return true
 			})
 		}
@@ -118,6 +119,33 @@ func ParseSync(body []byte) (*Sync, error) {
 		return nil, errors.New("no keys")
 	}
 	return st, nil
+}
+
+// syncKey reads one key of a sync answer: an HS256 secret, or the public
+// half of an RS256 key (n, e), never both.
+func syncKey(kid string, e gjson.Result) (session.Key, error) {
+	alg, key, n, ex := e.Get("alg"), e.Get("key"), e.Get("n"), e.Get("e")
+	switch {
+	case alg.Exists() && alg.Type == gjson.String && alg.Str == session.RS256:
+		if key.Exists() || n.Type != gjson.String || ex.Type != gjson.String {
+			return session.Key{}, errors.New("RS256 key " + kid + " must carry n and e and no key")
+		}
+		pub, err := session.ParseRSAPublicJWK(n.Str, ex.Str)
+		if err != nil {
+			return session.Key{}, errors.New("key " + kid + ": " + strings.TrimPrefix(err.Error(), "session: "))
+		}
+		return session.Key{ID: kid, Public: pub}, nil
+	case alg.Exists() && (alg.Type != gjson.String || alg.Str != session.HS256):
+		return session.Key{}, errors.New("key " + kid + ": alg must be HS256 or RS256")
+	}
+	if key.Type != gjson.String || n.Exists() || ex.Exists() {
+		return session.Key{}, errors.New("HS256 key " + kid + " must carry key and no n or e")
+	}
+	secret, err := base64.RawURLEncoding.Strict().DecodeString(key.Str)
+	if err != nil || len(secret) < syntax.MinKeyBytes {
+		return session.Key{}, errors.New("key " + kid + " is not base64url of at least 32 bytes")
+	}
+	return session.Key{ID: kid, Secret: secret}, nil
 }
 
 // tokenTimes reads field, an array of {token_id, <timeField>} objects (or

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/http"
 
+	"github.com/svcauth/svcauth/filter/session"
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/domain"
 )
@@ -47,15 +48,37 @@ func (s *Server) filterConfig(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, storageErr(err, "application "+app.ID))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.filterConfigFor(app, appKeys, cluster, authority))
+	cfg, err := s.filterConfigFor(app, appKeys, cluster, authority)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, cfg)
 }
 
-func (s *Server) filterConfigFor(app domain.App, appKeys []domain.AppKey, cluster, authority string) apiv1.FilterConfig {
+// publishedKey is key k of aud as filters get it (the secret of an HS256
+// key, the public half, JWK n and e, of an RS256 one), and its session.Key.
+func (s *Server) publishedKey(aud string, k domain.AppKey) (apiv1.FilterKey, session.Key, error) {
+	vk, err := s.keys.VerifyKey(aud, k)
+	if err != nil {
+		return apiv1.FilterKey{}, vk, err
+	}
+	if vk.Public != nil {
+		n, e := session.RSAPublicJWK(vk.Public)
+		return apiv1.FilterKey{KID: vk.ID, Alg: session.RS256, N: n, E: e}, vk, nil
+	}
+	return apiv1.FilterKey{KID: vk.ID, Key: base64.RawURLEncoding.EncodeToString(vk.Secret)}, vk, nil
+}
+
+func (s *Server) filterConfigFor(app domain.App, appKeys []domain.AppKey, cluster, authority string) (apiv1.FilterConfig, error) {
 	published := domain.PublishedKeys(app, appKeys, s.now())
 	fk := make([]apiv1.FilterKey, 0, len(published))
 	for _, k := range published {
-		key := s.keys.SessionKey(app.AUD, k.Version)
-		fk = append(fk, apiv1.FilterKey{KID: key.ID, Key: base64.RawURLEncoding.EncodeToString(key.Secret)})
+		key, _, err := s.publishedKey(app.AUD, k.AppKey)
+		if err != nil {
+			return apiv1.FilterConfig{}, err
+		}
+		fk = append(fk, key)
 	}
 	return apiv1.FilterConfig{
 		Audience: app.AUD,
@@ -79,7 +102,7 @@ func (s *Server) filterConfigFor(app domain.App, appKeys []domain.AppKey, cluste
 		SyncPeriodMS:          DefaultSyncPeriodMS,
 		SessionCacheSize:      DefaultSessionCacheSize,
 		CredentialCacheSize:   DefaultCredentialCacheSize,
-	}
+	}, nil
 }
 
 func validClusterName(s string) bool {

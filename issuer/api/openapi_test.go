@@ -68,6 +68,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"ExchangeRequest": apiv1.ExchangeRequest{}, "ExchangeResponse": apiv1.ExchangeResponse{}, "AuditEvent": apiv1.AuditEvent{},
 		"CreateAdminKeyRequest": apiv1.CreateAdminKeyRequest{}, "AdminKey": apiv1.AdminKey{}, "FilterConfig": apiv1.FilterConfig{},
 		"RotateAppKeyRequest": apiv1.RotateAppKeyRequest{}, "AppKey": apiv1.AppKey{}, "FilterSync": apiv1.FilterSync{},
+		"JWK": apiv1.JWK{}, "PublicCert": apiv1.PublicCert{}, "Certs": apiv1.Certs{}, "JWKS": apiv1.JWKS{},
 	}
 	for name, schema := range doc.Components.Schemas {
 		v, ok := types[name]

@@ -116,6 +116,7 @@ type Server struct {
 	denials   *denialAggregator
 	guard     *exchangeGuard // nil when throttling is off
 	sync      *syncCache
+	certs     certsCache
 	fast      *fastMetrics
 	mux       *http.ServeMux
 	patterns  []string
@@ -211,6 +212,8 @@ func (s *Server) routes() {
 	s.handle("GET /v1/apps/{id}/keys", s.admin(s.listAppKeys))
 	s.handle("POST /v1/apps/{id}/keys/rotate", s.admin(s.rotateAppKey))
 	s.handle("GET /v1/filter-sync", http.HandlerFunc(s.filterSync))
+	s.handle("GET "+CertsPath, s.certsHandler(false))
+	s.handle("GET "+JWKSPath, s.certsHandler(true))
 
 	s.handle("POST /v1/apps/{id}/policies", s.admin(s.createPolicy))
 	s.handle("GET /v1/apps/{id}/policies", s.admin(s.listPolicies))

@@ -55,7 +55,13 @@ type syncEntry struct {
 	validUntil           time.Time
 	etag                 string
 	body                 []byte
-	keys                 map[string][]byte // kid → key of every published key
+	keys                 map[string][]byte // kid → secret of every published HS256 key
+	// publicETag and publicBody are the answer to an unsigned poll: set
+	// only when the app publishes no HS256 key, so that it holds nothing
+	// secret (RS256 public keys, token ids and times). A filter of an
+	// RS256 app holds no secret to sign its poll with.
+	publicETag string
+	publicBody []byte
 }
 
 type syncCache struct {
@@ -92,19 +98,24 @@ func (s *Server) serveSync(w http.ResponseWriter, r *http.Request) (string, erro
 	if err != nil {
 		return syncError, err
 	}
-	if err := checkSyncSignature(r.Header.Get(SyncHeader), aud, e.keys, now); err != nil {
-		return syncUnauthorized, err
+	etag, body := e.etag, e.body
+	if sig := r.Header.Get(SyncHeader); sig != "" || e.publicBody == nil {
+		if err := checkSyncSignature(sig, aud, e.keys, now); err != nil {
+			return syncUnauthorized, err
+		}
+	} else {
+		etag, body = e.publicETag, e.publicBody
 	}
 	h := w.Header()
-	h.Set("ETag", `"`+e.etag+`"`)
+	h.Set("ETag", `"`+etag+`"`)
 	h.Set("Cache-Control", "no-store")
-	if etagMatches(r.Header.Get("If-None-Match"), e.etag) {
+	if etagMatches(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return syncNotModified, nil
 	}
 	setJSONHeaders(h)
 	w.WriteHeader(http.StatusOK)
-	w.Write(e.body)
+	w.Write(body)
 	return syncOK, nil
 }
 
@@ -276,26 +287,50 @@ func (s *Server) buildSync(ctx context.Context, aud string, now time.Time, te, a
 		}
 	}
 	e := &syncEntry{tokenEpoch: te, appEpoch: ae, generation: gen, keys: map[string][]byte{}}
+	var publicKeys []apiv1.SyncKey
 	for _, k := range domain.PublishedKeys(app, appKeys, now) {
-		key := s.keys.SessionKey(app.AUD, k.Version)
-		e.keys[key.ID] = key.Secret
-		content.Keys = append(content.Keys, apiv1.SyncKey{
-			KID: key.ID, Key: base64.RawURLEncoding.EncodeToString(key.Secret), ActivatesAt: k.ActivatesAt.Unix(),
-		})
+		key, vk, err := s.publishedKey(app.AUD, k.AppKey)
+		if err != nil {
+			return nil, err
+		}
+		sk := apiv1.SyncKey{KID: key.KID, Key: key.Key, Alg: key.Alg, N: key.N, E: key.E, ActivatesAt: k.ActivatesAt.Unix()}
+		content.Keys = append(content.Keys, sk)
+		if vk.Public != nil {
+			publicKeys = append(publicKeys, sk)
+		} else {
+			e.keys[key.KID] = vk.Secret
+		}
 	}
 	if next := domain.NextKeyRetirement(app, appKeys, now); !next.IsZero() && next.Before(validUntil) {
 		validUntil = next
 	}
 	e.validUntil = validUntil
 
-	raw, err := json.Marshal(content)
-	if err != nil {
+	if e.etag, e.body, err = syncAnswer(content, now); err != nil {
 		return nil, err
 	}
+	if len(publicKeys) > 0 {
+		// Unsigned polls (filters that hold only RS256 keys) get the
+		// answer without the HS256 secrets: those reach a filter only in
+		// its configuration or an answer to a poll signed with one.
+		content.Keys = publicKeys
+		if e.publicETag, e.publicBody, err = syncAnswer(content, now); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// syncAnswer returns the ETag and body of the answer with content.
+func syncAnswer(content syncContent, now time.Time) (string, []byte, error) {
+	raw, err := json.Marshal(content)
+	if err != nil {
+		return "", nil, err
+	}
 	sum := sha256.Sum256(raw)
-	e.etag = base64.RawURLEncoding.EncodeToString(sum[:16])
+	etag := base64.RawURLEncoding.EncodeToString(sum[:16])
 	body, err := json.Marshal(apiv1.FilterSync{
-		ETag:              e.etag,
+		ETag:              etag,
 		GeneratedAt:       now.Unix(),
 		SessionsNotBefore: content.SessionsNotBefore,
 		RevokedTokens:     content.RevokedTokens,
@@ -304,8 +339,7 @@ func (s *Server) buildSync(ctx context.Context, aud string, now time.Time, te, a
 		Keys:              content.Keys,
 	})
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	e.body = append(body, '\n')
-	return e, nil
+	return etag, append(body, '\n'), nil
 }

@@ -224,9 +224,15 @@ type FilterConfig struct {
 }
 
 // FilterKey is one session key: kid and base64url (no padding) key.
+//
+// An RS256 key carries its public half only: alg "RS256" and the JWK n and e
+// (base64url, no padding), and no key.
 type FilterKey struct {
 	KID string `json:"kid"`
-	Key string `json:"key"`
+	Key string `json:"key,omitempty"`
+	Alg string `json:"alg,omitempty"`
+	N   string `json:"n,omitempty"`
+	E   string `json:"e,omitempty"`
 }
 
 // FilterIssuer tells the filter how to reach the issuer.
@@ -293,13 +299,45 @@ type SyncRevokedToken struct {
 
 // SyncKey is one published session key: kid, base64url (no padding) key,
 // and when the issuer starts (or started) signing with it (Unix seconds).
+// An RS256 key carries alg "RS256" and its public n and e instead of key.
 type SyncKey struct {
 	KID         string `json:"kid"`
-	Key         string `json:"key"`
+	Key         string `json:"key,omitempty"`
+	Alg         string `json:"alg,omitempty"`
+	N           string `json:"n,omitempty"`
+	E           string `json:"e,omitempty"`
 	ActivatesAt int64  `json:"activates_at"`
 }
 
 // Health is the body of /healthz and /readyz.
 type Health struct {
 	Status string `json:"status"`
+}
+
+// JWK is one RSA public key of the certs answer (RFC 7517).
+type JWK struct {
+	KID string `json:"kid"`
+	Kty string `json:"kty"`
+	Alg string `json:"alg"`
+	Use string `json:"use"`
+	E   string `json:"e"`
+	N   string `json:"n"`
+}
+
+// PublicCert is one key as a PEM certificate, as Cloudflare lists them.
+type PublicCert struct {
+	KID  string `json:"kid"`
+	Cert string `json:"cert"`
+}
+
+// Certs is the answer of GET /cdn-cgi/access/certs (Cloudflare Access's shape).
+type Certs struct {
+	Keys        []JWK        `json:"keys"`
+	PublicCert  *PublicCert  `json:"public_cert"`
+	PublicCerts []PublicCert `json:"public_certs"`
+}
+
+// JWKS is the answer of GET /.well-known/jwks.json.
+type JWKS struct {
+	Keys []JWK `json:"keys"`
 }
