@@ -29,9 +29,14 @@ func (a *app) appsCommand() *cobra.Command {
 func (a *app) appsCreate() *cobra.Command {
 	var req apiv1.CreateAppRequest
 	cmd := &cobra.Command{
-		Use:   "create --name NAME --domain HOST [--domain HOST...] [--session-duration 24h]",
+		Use:   "create --name NAME --domain HOST [--domain HOST...] [--session-duration 24h] [--session-algorithm HS256|RS256]",
 		Short: "Create an application; it gets a random audience tag (aud) and its own signing key",
+		Long: `Create an application. Its sessions are signed with HS256 (the default: a key shared
+with the filters, the fastest check) or RS256 (--session-algorithm RS256: the issuer holds
+the private key, filters and origins get only the public key, and origins can verify
+Cf-Access-Jwt-Assertion with the issuer's /cdn-cgi/access/certs as they do Cloudflare's).`,
 		Example: `  svcauth apps create --name billing --domain billing.example.com
+  svcauth apps create --name grafana --domain grafana.example.com --session-algorithm RS256
   svcauth apps create --name admin --domain example.com/admin --domain "*.internal.example.com" --session-duration 1h -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -49,6 +54,7 @@ func (a *app) appsCreate() *cobra.Command {
 	cmd.Flags().StringVar(&req.Name, "name", "", "application name (unique)")
 	cmd.Flags().StringArrayVar(&req.Domains, "domain", nil, "host[/path] the application serves (repeatable)")
 	cmd.Flags().StringVar(&req.SessionDuration, "session-duration", "24h", "lifetime of session JWTs (at most 730h)")
+	cmd.Flags().StringVar(&req.SessionAlgorithm, "session-algorithm", "HS256", "HS256 (shared key, verified in the filter) or RS256 (origins verify with the certs endpoint)")
 	return cmd
 }
 
@@ -69,8 +75,8 @@ func (a *app) appsList() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printList(a, apps, []string{"ID", "NAME", "AUD", "DOMAINS", "SESSION"}, func(x apiv1.App) []string {
-				return []string{x.ID, x.Name, x.AUD, strings.Join(x.Domains, ","), x.SessionDuration}
+			return printList(a, apps, []string{"ID", "NAME", "AUD", "DOMAINS", "SESSION", "ALG"}, func(x apiv1.App) []string {
+				return []string{x.ID, x.Name, x.AUD, strings.Join(x.Domains, ","), x.SessionDuration, x.SessionAlgorithm}
 			})
 		},
 	}
@@ -106,6 +112,7 @@ func (a *app) printApp(x apiv1.App) error {
 		"Domains", strings.Join(x.Domains, ", "),
 		"AUD", x.AUD,
 		"Session duration", x.SessionDuration,
+		"Session algorithm", x.SessionAlgorithm,
 		"Key", x.KeyID+" (version "+strconv.Itoa(x.KeyVersion)+")",
 		"Sessions not before", fmtTime(x.SessionsNotBefore),
 		"Created", fmtTime(&x.CreatedAt),

@@ -16,8 +16,10 @@ func (a *app) keysCommand() *cobra.Command {
 		Use:     "keys",
 		Aliases: []string{"key"},
 		Short:   "Rotate and list an application's session keys",
-		Long: `Each application signs its session JWTs with an HMAC key derived from the master key;
-key versions are named aud[:12].v<N>. Rotation publishes a new version to the filters
+		Long: `Each application signs its session JWTs with an HMAC key derived from the master key
+(HS256) or an RSA key the issuer generated and keeps sealed under it (RS256);
+key versions are named aud[:12].v<N>, and a rotation makes a key of the application's
+session algorithm. Rotation publishes a new version to the filters
 at once (filter sync) and starts signing with it only after --activate-after, so every
 filter knows the key before it sees a JWT signed with it. The key it replaces stays
 published until the sessions it signed have expired (session duration + 5 minutes),
@@ -63,6 +65,7 @@ func (a *app) keysRotate() *cobra.Command {
 			return fail(fields(a.stdout,
 				"Key", out.KID,
 				"Version", strconv.Itoa(out.Version),
+				"Algorithm", out.Algorithm,
 				"State", out.State,
 				"Signs from", fmtTime(&out.ActivatesAt),
 			))
@@ -81,7 +84,8 @@ func (a *app) keysList() *cobra.Command {
 		Short:   "List an application's session keys: kid, created, activates, retires, state",
 		Long: `List an application's session key versions, oldest first. State is pending (published,
 not yet signing), signing, previous (still published for the sessions it signed) or
-retired. Key material is never shown (filter-config and filter sync carry it).`,
+retired. Key material is never shown (filter-config and filter sync carry HS256 keys and
+the public halves of RS256 keys; /cdn-cgi/access/certs publishes the RS256 ones).`,
 		Example: `  svcauth keys list --app APP_ID
   svcauth keys list --app APP_ID -o json`,
 		Args: noArgs,
@@ -90,12 +94,12 @@ retired. Key material is never shown (filter-config and filter sync carry it).`,
 			if err != nil {
 				return err
 			}
-			return printList(a, keys, []string{"KID", "CREATED", "ACTIVATES", "RETIRES", "STATE"}, func(k apiv1.AppKey) []string {
+			return printList(a, keys, []string{"KID", "ALG", "CREATED", "ACTIVATES", "RETIRES", "STATE"}, func(k apiv1.AppKey) []string {
 				retires := "-"
 				if k.RetiresAt != nil {
 					retires = fmtTime(k.RetiresAt)
 				}
-				return []string{k.KID, fmtTime(&k.CreatedAt), fmtTime(&k.ActivatesAt), retires, k.State}
+				return []string{k.KID, k.Algorithm, fmtTime(&k.CreatedAt), fmtTime(&k.ActivatesAt), retires, k.State}
 			})
 		},
 	}

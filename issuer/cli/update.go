@@ -14,23 +14,33 @@ import (
 // appsUpdate is `svcauth apps update`: PATCH /v1/apps/{id}.
 func (a *app) appsUpdate() *cobra.Command {
 	var (
-		name, session string
-		domains       []string
+		name, session, alg, after string
+		domains                   []string
 	)
 	cmd := &cobra.Command{
-		Use:   "update APP_ID [--name NAME] [--domain HOST...] [--session-duration 24h]",
-		Short: "Rename an application, replace its domains or change its session duration",
+		Use:   "update APP_ID [--name NAME] [--domain HOST...] [--session-duration 24h] [--session-algorithm RS256 [--activate-after 30s]]",
+		Short: "Rename an application, replace its domains, change its session duration or algorithm",
 		Long: `Change an application. Only the flags given change; --domain (repeatable) replaces
 the whole list. A new session duration applies to sessions issued from now on.
-The audience tag (aud) and the signing key never change.`,
+The audience tag (aud) never changes.
+
+--session-algorithm switches between HS256 and RS256 with a key rotation: a key of the
+new kind is published at once and signs after --activate-after (default 30s); sessions
+signed with the old key stay valid until they expire. Filters holding only RS256 public
+keys cannot learn an HS256 secret by sync: after switching an RS256 application to
+HS256, deploy its new filter-config before --activate-after ends.`,
 		Example: `  svcauth apps update APP_ID --name billing-prod
   svcauth apps update APP_ID --domain billing.example.com --domain api.example.com/billing
+  svcauth apps update APP_ID --session-algorithm RS256 --activate-after 2m
   svcauth apps update APP_ID --session-duration 1h -o json`,
 		Args: exactArgs("APP_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
-			if !f.Changed("name") && !f.Changed("domain") && !f.Changed("session-duration") {
-				return usagef("%s: nothing to change: give --name, --domain or --session-duration", cmd.CommandPath())
+			if !f.Changed("name") && !f.Changed("domain") && !f.Changed("session-duration") && !f.Changed("session-algorithm") {
+				return usagef("%s: nothing to change: give --name, --domain, --session-duration or --session-algorithm", cmd.CommandPath())
+			}
+			if f.Changed("activate-after") && !f.Changed("session-algorithm") {
+				return usagef("%s: --activate-after goes with --session-algorithm (to rotate keys, use svcauth keys rotate)", cmd.CommandPath())
 			}
 			var req apiv1.UpdateAppRequest
 			if f.Changed("name") {
@@ -41,6 +51,12 @@ The audience tag (aud) and the signing key never change.`,
 			}
 			if f.Changed("session-duration") {
 				req.SessionDuration = &session
+			}
+			if f.Changed("session-algorithm") {
+				req.SessionAlgorithm = &alg
+			}
+			if f.Changed("activate-after") {
+				req.ActivateAfter = &after
 			}
 			c, err := a.client()
 			if err != nil {
@@ -56,6 +72,8 @@ The audience tag (aud) and the signing key never change.`,
 	cmd.Flags().StringVar(&name, "name", "", "new application name (unique)")
 	cmd.Flags().StringArrayVar(&domains, "domain", nil, "host[/path] the application serves (repeatable; replaces the list)")
 	cmd.Flags().StringVar(&session, "session-duration", "", "lifetime of session JWTs issued from now on (at most 730h)")
+	cmd.Flags().StringVar(&alg, "session-algorithm", "", "HS256 or RS256: switch by rotating to a key of that kind")
+	cmd.Flags().StringVar(&after, "activate-after", "30s", "with --session-algorithm: how long the new key is published before it signs (0s to 1h)")
 	return cmd
 }
 

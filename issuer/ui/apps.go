@@ -26,6 +26,12 @@ var sessionDurations = []option{
 
 const defaultSessionDuration = "24h"
 
+// sessionAlgorithms are the signing algorithms offered for applications.
+var sessionAlgorithms = []option{
+	{"HS256", "HS256: shared key, checked in the filter (fastest)"},
+	{"RS256", "RS256: origins verify the assertion with the certs endpoint, as with Cloudflare"},
+}
+
 func appURL(id string) string { return "/ui/apps/" + esc(id) }
 
 type appRow struct {
@@ -55,11 +61,13 @@ func (h *Handler) appsPage(w http.ResponseWriter, r *http.Request, s sessionView
 
 // appForm is the create and edit form of an application.
 type appForm struct {
-	Name      string
-	Domains   string // one per line
-	Session   string // a preset value or "custom"
-	Custom    string
-	Durations []option
+	Name       string
+	Domains    string // one per line
+	Session    string // a preset value or "custom"
+	Custom     string
+	Durations  []option
+	Algorithm  string // HS256 or RS256
+	Algorithms []option
 }
 
 func (f *appForm) fill(r *http.Request) {
@@ -67,6 +75,28 @@ func (f *appForm) fill(r *http.Request) {
 	f.Domains = r.PostForm.Get("domains")
 	f.Session = r.PostForm.Get("session_duration")
 	f.Custom = strings.TrimSpace(r.PostForm.Get("custom_session_duration"))
+	f.Algorithm = r.PostForm.Get("session_algorithm")
+}
+
+// sessionAlgorithm returns the chosen algorithm ("" when the form has no
+// choice: HS256 on create, unchanged on edit), or a message for the user.
+func (f *appForm) sessionAlgorithm() (string, string) {
+	if f.Algorithm == "" {
+		return "", ""
+	}
+	if !slices.ContainsFunc(sessionAlgorithms, func(o option) bool { return o.Value == f.Algorithm }) {
+		return "", "Pick a session algorithm: HS256 or RS256."
+	}
+	return f.Algorithm, ""
+}
+
+// check returns the form's session duration and algorithm, or a message.
+func (f *appForm) check() (session, alg, msg string) {
+	if session, msg = f.sessionDuration(); msg != "" {
+		return "", "", msg
+	}
+	alg, msg = f.sessionAlgorithm()
+	return session, alg, msg
 }
 
 // sessionDuration returns the chosen duration, or a message for the user.
@@ -101,11 +131,11 @@ func formForSession(d string) (session, custom string) {
 }
 
 func (h *Handler) newAppPage(w http.ResponseWriter, r *http.Request, s sessionView) {
-	h.renderNewApp(w, r, s, http.StatusOK, appForm{Session: defaultSessionDuration}, "")
+	h.renderNewApp(w, r, s, http.StatusOK, appForm{Session: defaultSessionDuration, Algorithm: "HS256"}, "")
 }
 
 func (h *Handler) renderNewApp(w http.ResponseWriter, r *http.Request, s sessionView, status int, f appForm, errMsg string) {
-	f.Durations = sessionDurations
+	f.Durations, f.Algorithms = sessionDurations, sessionAlgorithms
 	v := h.view(r, s, "Add an application", "apps")
 	v.Error = errMsg
 	v.Data = f
@@ -115,13 +145,13 @@ func (h *Handler) renderNewApp(w http.ResponseWriter, r *http.Request, s session
 func (h *Handler) createApp(w http.ResponseWriter, r *http.Request, s sessionView) {
 	var f appForm
 	f.fill(r)
-	session, msg := f.sessionDuration()
+	session, alg, msg := f.check()
 	if msg != "" {
 		h.renderNewApp(w, r, s, http.StatusBadRequest, f, msg)
 		return
 	}
 	var a apiv1.App
-	req := apiv1.CreateAppRequest{Name: f.Name, Domains: splitDomains(f.Domains), SessionDuration: session}
+	req := apiv1.CreateAppRequest{Name: f.Name, Domains: splitDomains(f.Domains), SessionDuration: session, SessionAlgorithm: alg}
 	if err := h.call(r, s, http.MethodPost, "/v1/apps", nil, req, &a); err != nil {
 		if msg := formError(err); msg != "" {
 			h.renderNewApp(w, r, s, http.StatusBadRequest, f, msg)
@@ -173,10 +203,10 @@ func (h *Handler) renderApp(w http.ResponseWriter, r *http.Request, s sessionVie
 	if form != nil {
 		d.Form = *form
 	} else {
-		d.Form = appForm{Name: a.Name, Domains: strings.Join(a.Domains, "\n")}
+		d.Form = appForm{Name: a.Name, Domains: strings.Join(a.Domains, "\n"), Algorithm: a.SessionAlgorithm}
 		d.Form.Session, d.Form.Custom = formForSession(a.SessionDuration)
 	}
-	d.Form.Durations = sessionDurations
+	d.Form.Durations, d.Form.Algorithms = sessionDurations, sessionAlgorithms
 	v := h.view(r, s, "Application "+a.Name, "apps")
 	v.Data = d
 	h.render(w, r, status, "app", v)
@@ -198,7 +228,7 @@ func (h *Handler) updateApp(w http.ResponseWriter, r *http.Request, s sessionVie
 	id := r.PathValue("id")
 	var f appForm
 	f.fill(r)
-	session, msg := f.sessionDuration()
+	session, alg, msg := f.check()
 	if msg != "" {
 		h.renderApp(w, r, s, http.StatusBadRequest, &f, msg)
 		return
@@ -218,7 +248,12 @@ func (h *Handler) updateApp(w http.ResponseWriter, r *http.Request, s sessionVie
 	if session != a.SessionDuration {
 		req.SessionDuration = &session
 	}
-	if req.Name == nil && req.Domains == nil && req.SessionDuration == nil {
+	if alg != "" && alg != a.SessionAlgorithm {
+		// A rotation to a key of the other kind, signing after the
+		// default activation delay.
+		req.SessionAlgorithm = &alg
+	}
+	if req.Name == nil && req.Domains == nil && req.SessionDuration == nil && req.SessionAlgorithm == nil {
 		h.done(w, r, s, "success", "Nothing to change.", appURL(id))
 		return
 	}

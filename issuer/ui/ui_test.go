@@ -656,3 +656,38 @@ func TestAuditPageShowsAggregatedDenials(t *testing.T) {
 		t.Fatalf("%d denial rows, want one marked ×7:\n%s", n, p.Body)
 	}
 }
+
+// TestSessionAlgorithmInDashboard: the app form offers the algorithm; an
+// RS256 app is created with it, and changing it on the edit form rotates
+// to a key of the other kind; a value that is not offered is refused.
+func TestSessionAlgorithmInDashboard(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	b.login(h.adminKey)
+	p := b.get("/ui/apps/new")
+	if !strings.Contains(p.Body, `<option value="RS256"`) || !strings.Contains(p.Body, `<option value="HS256" selected`) {
+		t.Fatalf("new app form lacks the algorithm choice:\n%s", p.Body)
+	}
+	p = b.post("/ui/apps", url.Values{"name": {"grafana"}, "domains": {"grafana.internal"}, "session_duration": {"24h"}, "session_algorithm": {"RS256"}})
+	expect(t, p, http.StatusSeeOther)
+	var apps apiv1.List[apiv1.App]
+	h.apiCall("GET", "/v1/apps", nil, &apps)
+	if len(apps.Items) != 1 || apps.Items[0].SessionAlgorithm != "RS256" {
+		t.Fatalf("created %+v", apps.Items)
+	}
+	app := apps.Items[0]
+	if p := b.get(p.location()); !strings.Contains(p.Body, `<option value="RS256" selected`) {
+		t.Fatalf("edit form does not show RS256:\n%s", p.Body)
+	}
+	p = b.post("/ui/apps/"+app.ID, url.Values{"name": {"grafana"}, "domains": {"grafana.internal"}, "session_duration": {"24h"}, "session_algorithm": {"ES256"}})
+	expect(t, p, http.StatusBadRequest)
+	if !strings.Contains(p.Body, "Pick a session algorithm") {
+		t.Fatalf("bad algorithm: %s", p.Body)
+	}
+	expect(t, b.post("/ui/apps/"+app.ID, url.Values{"name": {"grafana"}, "domains": {"grafana.internal"}, "session_duration": {"24h"}, "session_algorithm": {"HS256"}}), http.StatusSeeOther)
+	var keys apiv1.List[apiv1.AppKey]
+	h.apiCall("GET", "/v1/apps/"+app.ID+"/keys", nil, &keys)
+	if len(keys.Items) != 2 || keys.Items[0].Algorithm != "RS256" || keys.Items[1].Algorithm != "HS256" || keys.Items[1].State != "pending" {
+		t.Fatalf("keys after switching: %+v", keys.Items)
+	}
+}
