@@ -22,6 +22,7 @@ type Issuer struct {
 	addr     string
 	echo     io.Writer
 	proc     *process
+	iss      string // --issuer-url
 }
 
 // IssuerOptions configure StartIssuer. Zero values pick a free port and keep
@@ -31,6 +32,8 @@ type IssuerOptions struct {
 	StateDir string
 	Addr     string    // listen address; "" picks a free loopback port
 	Echo     io.Writer // copy of the issuer's output (nil: kept only for reports)
+	// IssuerURL is the iss of sessions (--issuer-url); "" is the issuer's URL.
+	IssuerURL string
 }
 
 // StartIssuer starts the issuer and waits for /healthz. The admin key is read
@@ -46,7 +49,10 @@ func StartIssuer(ctx context.Context, o IssuerOptions) (*Issuer, error) {
 			return nil, err
 		}
 	}
-	i := &Issuer{URL: "http://" + addr, binDir: o.BinDir, stateDir: o.StateDir, addr: addr, echo: o.Echo}
+	i := &Issuer{URL: "http://" + addr, binDir: o.BinDir, stateDir: o.StateDir, addr: addr, echo: o.Echo, iss: o.IssuerURL}
+	if i.iss == "" {
+		i.iss = i.URL
+	}
 	if err := i.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -61,7 +67,7 @@ func (i *Issuer) Start(ctx context.Context) error {
 		"--db", filepath.Join(i.stateDir, "svcauth.db"),
 		"--master-key-file", filepath.Join(i.stateDir, "master.key"),
 		"--admin-key-file", keyFile,
-		"--issuer-url", i.URL,
+		"--issuer-url", i.iss,
 	)
 	if err != nil {
 		return err

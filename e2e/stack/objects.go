@@ -22,10 +22,10 @@ type Token struct {
 	ExpiresAt    string `json:"expires_at"`
 }
 
-// CreateApp runs `svcauth apps create`.
-func (i *Issuer) CreateApp(ctx context.Context, name, domain string) (App, error) {
+// CreateApp runs `svcauth apps create` with extra flags.
+func (i *Issuer) CreateApp(ctx context.Context, name, domain string, extra ...string) (App, error) {
 	var a App
-	err := i.CLI(ctx, &a, "apps", "create", "--name", name, "--domain", domain)
+	err := i.CLI(ctx, &a, append([]string{"apps", "create", "--name", name, "--domain", domain}, extra...)...)
 	if err == nil && (a.ID == "" || a.Aud == "") {
 		err = fmt.Errorf("apps create printed no id or aud")
 	}
