@@ -68,11 +68,13 @@ test: build fmt-check vet $(BUILD)/wasirun
 # Benchmarks of the filter's request path, natively and on the real .wasm
 # (under the SDK's emulator and under the direct host), the module's size, its
 # memory over 1,000,000 requests (BenchmarkMemory), and the auth logic alone
-# inside wasm (the Logic benchmarks as a wasip1 test binary on wazero).
+# inside wasm (the Logic benchmarks as a wasip1 test binary on wazero), and
+# the HS256 and RS256 checks alone inside wasm (filter/session Verify).
 bench: build $(BUILD)/wasirun
 	@echo "$(WASM): $$(wc -c < $(WASM)) bytes"
 	SVCAUTH_WASM=$(CURDIR)/$(WASM) SVCAUTH_BENCH_MEMORY=1 $(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 20m ./filter/...
 	GOOS=wasip1 GOARCH=wasm $(GO) test -exec $(CURDIR)/$(BUILD)/wasirun -run '^$$' -bench Logic -count 1 ./filter/plugin
+	GOOS=wasip1 GOARCH=wasm $(GO) test -exec $(CURDIR)/$(BUILD)/wasirun -run '^$$' -bench Verify -count 1 ./filter/session
 
 # The ordinary-Go forms of the filter's uses of unsafe (filter/internal/rawmem).
 PLAIN_USES := sametext indexbyte scan hostmap

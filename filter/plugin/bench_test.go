@@ -57,16 +57,40 @@ func BenchmarkCachedCookie(b *testing.B) {
 	}, types.ActionContinue)
 }
 
+// (a) for an RS256 application: the cache makes the signature algorithm
+// irrelevant once a session has been verified.
+func BenchmarkCachedCookieRS256(b *testing.B) {
+	headers := benchHeaders("cookie", "_ga=GA1.1.1; CF_Authorization="+signRSA(b, 0, rsaKID, nil)+"; theme=dark")
+	benchVMs(b, rsaConfig(), func(b *testing.B, host requestHost) [][2]string {
+		host.send(b, headers, types.ActionContinue) // first sight: verified, then cached
+		return headers
+	}, types.ActionContinue)
+}
+
 // (b) a valid cookie never seen before: the HMAC check. Tokens differ by jti
 // and the cache holds 16, so every request misses.
 func BenchmarkNewCookie(b *testing.B) {
+	benchNewCookies(b, testConfig("session_cache_size", 16), func(i int) string {
+		return sign(b, testKey, func(c *session.Claims) { c.ID = "jti-" + strconv.Itoa(i) })
+	})
+}
+
+// (b) for an RS256 application: the first verification of a session in a
+// VM is an RSA-2048 PKCS #1 v1.5 check with the public key.
+func BenchmarkNewCookieRS256(b *testing.B) {
+	benchNewCookies(b, rsaConfig("session_cache_size", 16), func(i int) string {
+		return signRSA(b, 0, rsaKID, func(c *session.Claims) { c.ID = "jti-" + strconv.Itoa(i) })
+	})
+}
+
+// benchNewCookies sends cookies of 512 sessions made by token in turn, on
+// every filter target: with a cache of 16, every request misses.
+func benchNewCookies(b *testing.B, cfg string, token func(i int) string) {
 	const pool = 512
 	var tokens [pool][][2]string
 	for i := range tokens {
-		tok := sign(b, testKey, func(c *session.Claims) { c.ID = "jti-" + strconv.Itoa(i) })
-		tokens[i] = benchHeaders("cookie", "_ga=GA1.1.1; CF_Authorization="+tok+"; theme=dark")
+		tokens[i] = benchHeaders("cookie", "_ga=GA1.1.1; CF_Authorization="+token(i)+"; theme=dark")
 	}
-	cfg := testConfig("session_cache_size", 16)
 	for _, t := range filterTargets() {
 		b.Run(t.name, func(b *testing.B) {
 			host := t.host(b, cfg)
@@ -201,6 +225,8 @@ func aboveNoopCases(b *testing.B) []aboveNoopCase {
 			func(b *testing.B, h directHost, hs [][2]string) { h.send(b, hs, types.ActionContinue) }}, // verified, then cached
 		{"CachedHeaderPair", exchangeConfig, io[1],
 			func(b *testing.B, h directHost, hs [][2]string) { h.exchange(b, hs, jwt) }},
+		{"CachedCookieRS256", rsaConfig(), sameIOCases(signRSA(b, 0, rsaKID, nil))[0],
+			func(b *testing.B, h directHost, hs [][2]string) { h.send(b, hs, types.ActionContinue) }},
 	}
 }
 
