@@ -14,39 +14,6 @@ import (
 	"github.com/svcauth/svcauth/filter/session/sessiontest"
 )
 
-// RS256 material: the public halves of the fixed test keys, as the issuer
-// publishes them (JWK n and e).
-var (
-	rsaKID, rsaKID2 = "r1", "r2"
-	rsaN, _         = session.RSAPublicJWK(&sessiontest.RSAKey(0).PublicKey)
-	rsaN2, _        = session.RSAPublicJWK(&sessiontest.RSAKey(1).PublicKey)
-)
-
-// rsaConfig is a configuration with one RS256 public key and no secret.
-func rsaConfig(kv ...any) string {
-	return testConfig(append([]any{"keys", []map[string]string{{"kid": rsaKID, "alg": "RS256", "n": rsaN, "e": "AQAB"}}}, kv...)...)
-}
-
-// signRSA returns an RS256 session signed with test key i as kid.
-func signRSA(t testing.TB, i int, kid string, edit func(*session.Claims)) string {
-	t.Helper()
-	s, err := session.NewRSASigner(kid, sessiontest.RSAKey(i))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now().Unix()
-	c := session.Claims{Type: session.TypeApp, Audience: testAud, Issuer: "https://issuer.test",
-		IssuedAt: now, NotBefore: now, ExpiresAt: now + 3600, CommonName: testClientID, ID: "jti-rs", TokenID: "tok-1"}
-	if edit != nil {
-		edit(&c)
-	}
-	tok, err := s.Sign(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
 func TestConfigReadsRS256PublicKey(t *testing.T) {
 	c, err := ParseConfig([]byte(rsaConfig()))
 	if err != nil {
