@@ -123,7 +123,7 @@ func Abuse(ctx context.Context, o AbuseOptions) (AbuseResult, error) {
 	}
 	defer iss.stop()
 	admin := &adminClient{url: iss.url, key: iss.adminKey, http: &http.Client{Timeout: 30 * time.Second}}
-	bodies, err := setup(ctx, admin, 2)
+	bodies, err := setup(ctx, admin, 2, "")
 	if err != nil {
 		return AbuseResult{}, fmt.Errorf("setting up the benchmark objects: %w", err)
 	}

@@ -45,6 +45,8 @@ type Options struct {
 	MinRPS      float64       // when > 0: fail unless the last level reaches it
 	MaxP99      time.Duration // when > 0: fail unless the last level's p99 is below it
 	JSON        bool          // print results as JSON
+	// SessionAlgorithm is the benchmarked application's: HS256 or RS256.
+	SessionAlgorithm string
 }
 
 // Result is one measurement.
@@ -83,6 +85,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.MinRPS, "min-rps", 0, "exit 1 unless the last level reaches this throughput (0: no check)")
 	fs.DurationVar(&o.MaxP99, "max-p99", 0, "exit 1 unless the last level's p99 latency is below this (0: no check)")
 	fs.BoolVar(&o.JSON, "json", false, "print the results as JSON")
+	fs.StringVar(&o.SessionAlgorithm, "session-algorithm", "HS256", "session algorithm of the benchmarked application (HS256 or RS256)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: svcauth-loadgen [flags]
 
@@ -179,8 +182,13 @@ func Bench(ctx context.Context, o Options, logw io.Writer) ([]Result, string, er
 		cpu = func() (time.Duration, bool) { return processCPU(iss.cmd.Process.Pid) }
 		env = "issuer: " + o.IssuerBin + " serve (separate process, default settings, SQLite)\n" + env
 	}
+	alg := o.SessionAlgorithm
+	if alg == "" {
+		alg = "HS256"
+	}
+	env += "\napplication: session algorithm " + alg
 	admin := &adminClient{url: url, key: adminKey, http: &http.Client{Timeout: 30 * time.Second}}
-	bodies, err := setup(ctx, admin, o.Tokens)
+	bodies, err := setup(ctx, admin, o.Tokens, alg)
 	if err != nil {
 		return nil, "", fmt.Errorf("setting up the benchmark objects: %w", err)
 	}
@@ -300,10 +308,11 @@ func (c *adminClient) do(ctx context.Context, method, path string, in, out any) 
 
 // setup creates an application, a Service Auth policy and n tokens, and
 // returns one exchange body per token.
-func setup(ctx context.Context, c *adminClient, n int) ([][]byte, error) {
+func setup(ctx context.Context, c *adminClient, n int, alg string) ([][]byte, error) {
 	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
 	var app apiv1.App
-	if err := c.do(ctx, http.MethodPost, "/v1/apps", apiv1.CreateAppRequest{Name: "loadgen-" + suffix, Domains: []string{"loadgen.invalid"}}, &app); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/apps", apiv1.CreateAppRequest{Name: "loadgen-" + suffix, Domains: []string{"loadgen.invalid"},
+		SessionAlgorithm: alg}, &app); err != nil {
 		return nil, err
 	}
 	var pol apiv1.Policy
