@@ -117,6 +117,10 @@ Flags:
 		}
 		o.Concurrency = append(o.Concurrency, n)
 	}
+	if o.SessionAlgorithm != "HS256" && o.SessionAlgorithm != "RS256" {
+		fmt.Fprintln(stderr, "svcauth-loadgen: --session-algorithm must be HS256 or RS256")
+		return 2
+	}
 	if o.Duration <= 0 || o.Warmup < 0 || o.Tokens < 1 || (o.URL != "" && o.AdminKey == "") {
 		fmt.Fprintln(stderr, "svcauth-loadgen: --duration must be positive, --warmup not negative, --tokens at least 1, and --url needs --admin-key")
 		return 2

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -59,12 +60,21 @@ func TestRunAgainstARunningIssuer(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 6 || !strings.Contains(lines[3], "exchanges/s") || !strings.Contains(lines[3], "p99") ||
-		!strings.HasPrefix(strings.TrimSpace(lines[4]), "1 ") || !strings.HasPrefix(strings.TrimSpace(lines[5]), "4 ") {
+	if len(lines) != 7 || !strings.Contains(lines[2], "session algorithm HS256") || !strings.Contains(lines[4], "exchanges/s") || !strings.Contains(lines[3], "p99") ||
+		!strings.HasPrefix(strings.TrimSpace(lines[5]), "1 ") || !strings.HasPrefix(strings.TrimSpace(lines[6]), "4 ") {
 		t.Fatalf("output:\n%s", out.String())
 	}
 	if strings.Contains(out.String(), "svcauth_cs_") {
 		t.Fatal("a client secret in the output")
+	}
+
+	// An RS256 application: every exchange signs with RSA, and succeeds.
+	out.Reset()
+	code = Run(context.Background(), []string{"--url", url, "--admin-key", key, "--concurrency", "2",
+		"--duration", "200ms", "--warmup", "0s", "--tokens", "2", "--session-algorithm", "RS256", "--json"}, &out, &errb)
+	var rs []Result
+	if code != 0 || json.Unmarshal(out.Bytes(), &rs) != nil || len(rs) != 1 || rs[0].Requests == 0 || rs[0].Errors != 0 {
+		t.Fatalf("RS256 run: exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
 
 	// JSON output and a target that cannot be met.
@@ -82,6 +92,7 @@ func TestRunUsage(t *testing.T) {
 		{"--concurrency", "a,b"},
 		{"--url", "http://127.0.0.1:1"},
 		{"--duration", "0s"},
+		{"--session-algorithm", "ES256"},
 		{"extra"},
 	} {
 		if code := Run(context.Background(), args, io.Discard, io.Discard); code != 2 {
@@ -99,7 +110,7 @@ func TestRunUsage(t *testing.T) {
 func BenchmarkExchangeLoopback(b *testing.B) {
 	url, key := inProcessIssuer(b)
 	admin := &adminClient{url: url, key: key, http: &http.Client{}}
-	bodies, err := setup(context.Background(), admin, 16)
+	bodies, err := setup(context.Background(), admin, 16, "HS256")
 	if err != nil {
 		b.Fatal(err)
 	}
