@@ -60,7 +60,7 @@ func TestRunAgainstARunningIssuer(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 7 || !strings.Contains(lines[2], "session algorithm HS256") || !strings.Contains(lines[4], "exchanges/s") || !strings.Contains(lines[3], "p99") ||
+	if len(lines) != 7 || !strings.Contains(lines[2], "session algorithm HS256") || !strings.Contains(lines[4], "exchanges/s") || !strings.Contains(lines[4], "p99") ||
 		!strings.HasPrefix(strings.TrimSpace(lines[5]), "1 ") || !strings.HasPrefix(strings.TrimSpace(lines[6]), "4 ") {
 		t.Fatalf("output:\n%s", out.String())
 	}
