@@ -72,8 +72,12 @@ func TestRunAgainstARunningIssuer(t *testing.T) {
 	out.Reset()
 	code = Run(context.Background(), []string{"--url", url, "--admin-key", key, "--concurrency", "2",
 		"--duration", "200ms", "--warmup", "0s", "--tokens", "2", "--session-algorithm", "RS256", "--json"}, &out, &errb)
-	var rs []Result
-	if code != 0 || json.Unmarshal(out.Bytes(), &rs) != nil || len(rs) != 1 || rs[0].Requests == 0 || rs[0].Errors != 0 {
+	var rs struct {
+		Environment string   `json:"environment"`
+		Results     []Result `json:"results"`
+	}
+	if code != 0 || json.Unmarshal(out.Bytes(), &rs) != nil || len(rs.Results) != 1 || rs.Results[0].Requests == 0 ||
+		rs.Results[0].Errors != 0 || !strings.Contains(rs.Environment, "session algorithm RS256") {
 		t.Fatalf("RS256 run: exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
 
