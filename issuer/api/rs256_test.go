@@ -1,11 +1,13 @@
 package api_test
 
 import (
+	"context"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/svcauth/svcauth/filter/session"
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/domain"
+	"github.com/svcauth/svcauth/issuer/storage"
 )
 
 func (h *harness) createRSAApp(name string) apiv1.App {
@@ -234,5 +237,92 @@ func TestCertsCaching(t *testing.T) {
 	json.Unmarshal(after.Body.Bytes(), &jwks)
 	if after.Header().Get("ETag") == before || len(jwks.Keys) != 2 {
 		t.Fatalf("a new RS256 app is not in the JWKS at once: %d keys", len(jwks.Keys))
+	}
+}
+
+// TestRS256PrivateKeyNeverLeaves: through creation, a switch, rotations,
+// exchanges and every read an operator, a filter or an origin makes, no
+// answer, audit row or log line holds an RS256 private key, in any
+// encoding, whole or in parts (private exponent, primes), or its sealed
+// form; and the HS256 key of an app switched to RS256 never reaches an
+// unsigned poll.
+func TestRS256PrivateKeyNeverLeaves(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	app := h.createRSAApp("grafana")
+	hs := h.createApp("billing", "")
+	h.call(request{method: "PATCH", path: "/v1/apps/" + hs.ID, body: map[string]string{"session_algorithm": "RS256", "activate_after": "0s"}}, 200, nil)
+	h.call(request{method: "POST", path: "/v1/apps/" + app.ID + "/keys/rotate"}, 201, nil)
+	tok := h.createToken("ci", "")
+	var bodies, unsigned strings.Builder
+	for _, a := range []apiv1.App{app, hs} {
+		h.createPolicy(a.ID, domain.DecisionNonIdentity, []domain.Rule{domain.RuleAnyValidServiceToken()}, nil)
+		bodies.WriteString(h.exchange(tok, a.AUD).Body.String())
+		for _, path := range []string{"/v1/apps/" + a.ID, "/v1/apps/" + a.ID + "/keys", "/v1/apps/" + a.ID + "/filter-config",
+			"/v1/apps/" + a.ID + "/filter-config?format=istio"} {
+			bodies.WriteString(h.do(request{method: "GET", path: path}).Body.String())
+		}
+		unsigned.WriteString(h.do(request{method: "GET", path: "/v1/filter-sync?aud=" + a.AUD, key: ptr("")}).Body.String())
+	}
+	for _, path := range []string{"/v1/apps", "/v1/audit?limit=1000", "/cdn-cgi/access/certs", "/.well-known/jwks.json"} {
+		bodies.WriteString(h.do(request{method: "GET", path: path, key: ptr("")}).Body.String())
+		bodies.WriteString(h.do(request{method: "GET", path: path}).Body.String())
+	}
+	rows, err := h.store.ListAudit(ctx, storage.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		fmt.Fprintf(&bodies, "%+v\n", r)
+	}
+	bodies.WriteString(h.logs.String())
+	bodies.WriteString(unsigned.String())
+	hay := bodies.String()
+
+	var needles, hmacNeedles []string
+	opened := 0
+	for _, a := range []apiv1.App{app, hs} {
+		appKeys, err := h.store.ListAppKeys(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range appKeys {
+			kid := domain.KeyID(a.AUD, k.Version)
+			if !k.IsRSA() {
+				// The switched app's HS256 key: in its filter-config and
+				// signed sync answers, never in an unsigned one.
+				hmacNeedles = append(hmacNeedles, encodings(h.keys.SessionKey(a.AUD, k.Version).Secret)...)
+				continue
+			}
+			priv, err := h.keys.OpenRSAKey(a.AUD, kid, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opened++
+			der, _ := x509.MarshalPKCS8PrivateKey(priv)
+			for _, part := range [][]byte{der, priv.D.Bytes(), priv.Primes[0].Bytes(), priv.Primes[1].Bytes(), k.SealedPrivateKey} {
+				needles = append(needles, encodings(part)...)
+				needles = append(needles, encodings(part[:24])...)
+			}
+		}
+	}
+	if opened != 3 {
+		t.Fatalf("opened %d RS256 keys, want 3", opened)
+	}
+	for _, n := range needles {
+		if strings.Contains(hay, n) {
+			t.Fatalf("a private or secret key is in an answer, audit row or log line (%.12s…)", n)
+		}
+	}
+	for _, n := range hmacNeedles {
+		if strings.Contains(unsigned.String(), n) {
+			t.Fatal("an HS256 key is in the answer to an unsigned sync poll")
+		}
+	}
+	if len(hmacNeedles) == 0 || !strings.Contains(unsigned.String(), `"n":"`) {
+		t.Fatal("the switched app has no HS256 key, or the unsigned polls got no answer: the scan proves nothing")
+	}
+	if !strings.Contains(hay, `"n":"`) || !strings.Contains(hay, tok.ClientID) {
+		t.Fatal("the scanned text lacks the public keys or the client id: the scan looks at the wrong place")
 	}
 }
