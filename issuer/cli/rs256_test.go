@@ -30,6 +30,11 @@ func TestSessionAlgorithmCommands(t *testing.T) {
 		t.Fatalf("filter-config of an RS256 app:\n%s", r.stdout)
 	}
 
+	r = e.ok(nil, "filter-config", "--app", app.ID, "--format", "istio")
+	if strings.Contains(r.stdout, "key:") || strings.Contains(r.stdout, `"key"`) || !strings.Contains(r.stdout, "RS256") || !strings.Contains(r.stdout, "kind: WasmPlugin") {
+		t.Fatalf("Istio WasmPlugin of an RS256 app:\n%s", r.stdout)
+	}
+
 	var got apiv1.App
 	e.ok(&got, "apps", "update", app.ID, "--session-algorithm", "HS256", "--activate-after", "1m", "-o", "json")
 	if got.SessionAlgorithm != "HS256" || got.KeyVersion != 3 {
