@@ -21,6 +21,8 @@ func FuzzParseConfig(f *testing.F) {
 		testConfig("exempt_path_prefixes", []string{"/healthz", "/.well-known/"}, "allow_cors_preflight", true, "clock_skew_seconds", 0),
 		testConfig("cookie_name", "sess", "token_header", "x-token", "assertion_header", "x-assertion"),
 		`{"audience":"` + testAud + `","keys":[{"kid":"k1","key":"` + b64(testKey.Secret) + `"},{"kid":"k2","key":"` + b64(otherKey.Secret) + `"}]}`,
+		rsaConfig(),
+		`{"audience":"` + testAud + `","keys":[{"kid":"r1","alg":"RS256","n":"` + rsaN + `","e":"AQAB","key":"` + b64(testKey.Secret) + `"},{"kid":"k1","key":"` + b64(testKey.Secret) + `"}]}`,
 		"", "{", "[]", "{}", "null", `{"audience":1}`, `{"keys":[{}]}`,
 		testConfig("issuer", map[string]any{"timeout_ms": 0}),
 		testConfig("issuer", map[string]any{"timeout_ms": 1e9}),
