@@ -228,24 +228,6 @@ func mustToken(t *testing.T, ctx context.Context, iss *stack.Issuer, name string
 	return tok
 }
 
-// setSyncPeriod edits a filter configuration file to sync every syncPeriod.
-func setSyncPeriod(t *testing.T, path string) {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	doc["sync_period_ms"] = syncPeriod.Milliseconds()
-	raw, _ = json.Marshal(doc)
-	if err := os.WriteFile(path, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func readAll(resp *http.Response) string {
 	var b strings.Builder
 	buf := make([]byte, 4096)

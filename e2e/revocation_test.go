@@ -30,7 +30,14 @@ func (e *env) startSyncProxy(t *testing.T) *stack.DevProxy {
 	if err := e.issuer.WriteFilterConfig(e.ctx, e.app.ID, "svcauth-issuer", config); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(config)
+	setSyncPeriod(t, config)
+	return e.runProxy(t, "sync", config, e.syncUpstreamURL(t))
+}
+
+// setSyncPeriod edits a filter configuration file to sync every syncPeriod.
+func setSyncPeriod(t *testing.T, path string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,13 +46,10 @@ func (e *env) startSyncProxy(t *testing.T) *stack.DevProxy {
 		t.Fatal(err)
 	}
 	doc["sync_period_ms"] = syncPeriod.Milliseconds()
-	if raw, err = json.Marshal(doc); err != nil {
+	raw, _ = json.Marshal(doc)
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(config, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return e.runProxy(t, "sync", config, e.syncUpstreamURL(t))
 }
 
 func (e *env) syncUpstreamURL(t *testing.T) string {
