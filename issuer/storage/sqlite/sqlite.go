@@ -1,11 +1,10 @@
 // Package sqlite is the embedded SQLite backend of the issuer's storage
-// (pure Go, modernc.org/sqlite). Schema migrations are .sql files embedded
-// in the binary and applied in name order, one transaction each.
-//
-// Statements are written out per query, each with its own scan, rather
-// than built from fragments: the SQL a reviewer reads is the SQL that runs.
-// The migrations repeat one trigger per table and event because SQLite has
-// no trigger for several events; a migration is never edited once released.
+// (pure Go, modernc.org/sqlite): the database, its migrations and its
+// dialect; the queries are storage/sqlstore's, shared with PostgreSQL.
+// Schema migrations are .sql files embedded in the binary and applied in
+// name order, one transaction each. They repeat one trigger per table and
+// event because SQLite has no trigger for several events; a migration is
+// never edited once released.
 package sqlite
 
 import (
@@ -24,6 +23,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/svcauth/svcauth/issuer/storage"
+	"github.com/svcauth/svcauth/issuer/storage/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -31,10 +31,20 @@ var migrationFS embed.FS
 
 // DB is a storage.Storage on one SQLite file.
 type DB struct {
+	*sqlstore.DB
 	db *sql.DB
 	// Now stamps migrations; tests may replace it before Open's migrations
 	// run by using OpenWith.
 	Now func() time.Time
+}
+
+// dialect is SQLite's: ? placeholders, writes serialised by the database
+// (every transaction takes the write lock at once: _txlock=immediate).
+var dialect = sqlstore.Dialect{
+	Name:        "sqlite",
+	MapErr:      mapErr,
+	SizeBytes:   sizeBytes,
+	AuditInsert: "INSERT OR ROLLBACK",
 }
 
 var _ storage.Storage = (*DB)(nil)
@@ -65,27 +75,19 @@ func OpenWith(ctx context.Context, path string, now func() time.Time) (*DB, erro
 		db.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
+	d.DB = sqlstore.New(db, dialect)
 	return d, nil
 }
 
-// Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
-
-// Ping checks that the database answers a query.
-func (d *DB) Ping(ctx context.Context) error {
-	var one int
-	return d.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
-}
-
-// SizeBytes implements storage.Storage: the pages of the database file in
-// use or free (what the file holds once the write-ahead log is merged).
-func (d *DB) SizeBytes(ctx context.Context) (int64, error) {
+// sizeBytes is the pages of the database file in use or free (what the
+// file holds once the write-ahead log is merged).
+func sizeBytes(ctx context.Context, db *sql.DB) (int64, error) {
 	var pages, size int64
-	if err := d.db.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
-		return 0, mapErr(err)
+	if err := db.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
+		return 0, err
 	}
-	if err := d.db.QueryRowContext(ctx, "PRAGMA page_size").Scan(&size); err != nil {
-		return 0, mapErr(err)
+	if err := db.QueryRowContext(ctx, "PRAGMA page_size").Scan(&size); err != nil {
+		return 0, err
 	}
 	return pages * size, nil
 }
@@ -113,7 +115,7 @@ func (d *DB) migrate(ctx context.Context) error {
 }
 
 func (d *DB) applyMigration(ctx context.Context, name string) error {
-	return d.withTx(ctx, func(tx *sql.Tx) error {
+	return withTx(ctx, d.db, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
 			return err
@@ -135,8 +137,8 @@ func (d *DB) applyMigration(ctx context.Context, name string) error {
 
 // withTx runs fn in a transaction (taking the write lock at once), commits
 // when it returns nil and rolls back otherwise.
-func (d *DB) withTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := d.db.BeginTx(ctx, nil)
+func withTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -147,8 +149,8 @@ func (d *DB) withTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return mapErr(tx.Commit())
 }
 
-// mapErr turns driver errors into the storage package's errors where they
-// have a meaning there.
+// mapErr turns SQLite's errors into the storage package's errors where
+// they have a meaning there.
 func mapErr(err error) error {
 	if err == nil {
 		return nil
@@ -182,34 +184,3 @@ func constraintColumns(msg string) string {
 	}
 	return "unique constraint"
 }
-
-// Times are stored as Unix nanoseconds; nil as NULL.
-
-func toNS(t time.Time) int64 { return t.UnixNano() }
-
-func fromNS(ns int64) time.Time { return time.Unix(0, ns).UTC() }
-
-func toNullNS(t *time.Time) sql.NullInt64 {
-	if t == nil {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
-}
-
-func fromNullNS(n sql.NullInt64) *time.Time {
-	if !n.Valid {
-		return nil
-	}
-	t := fromNS(n.Int64)
-	return &t
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// rowScanner is *sql.Row or *sql.Rows.
-type rowScanner interface{ Scan(dest ...any) error }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/svcauth/svcauth/issuer/domain"
+	"github.com/svcauth/svcauth/issuer/storage/sqlstore"
 )
 
 func open(t *testing.T, path string) *DB {
@@ -127,7 +128,7 @@ func TestAppendAuditsAllOrNothing(t *testing.T) {
 	}
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	batch := func(bad int, event string) []domain.AuditEvent {
-		ev := make([]domain.AuditEvent, auditRowsPerInsert+50)
+		ev := make([]domain.AuditEvent, sqlstore.AuditRowsPerInsert+50)
 		for i := range ev {
 			ev[i] = domain.AuditEvent{Time: now, Event: domain.EventSessionIssued, Actor: domain.ActorExchange}
 		}
@@ -144,7 +145,7 @@ func TestAppendAuditsAllOrNothing(t *testing.T) {
 		return n
 	}
 	for _, event := range []string{"boom", "abort"} {
-		if err := db.AppendAudits(ctx, batch(auditRowsPerInsert+10, event)); err == nil {
+		if err := db.AppendAudits(ctx, batch(sqlstore.AuditRowsPerInsert+10, event)); err == nil {
 			t.Fatalf("%s: AppendAudits: no error", event)
 		}
 		if n := count(); n != 0 {
@@ -154,7 +155,7 @@ func TestAppendAuditsAllOrNothing(t *testing.T) {
 	if err := db.AppendAudits(ctx, batch(-1, "")); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(); n != auditRowsPerInsert+50 {
-		t.Fatalf("%d rows, want %d", n, auditRowsPerInsert+50)
+	if n := count(); n != sqlstore.AuditRowsPerInsert+50 {
+		t.Fatalf("%d rows, want %d", n, sqlstore.AuditRowsPerInsert+50)
 	}
 }

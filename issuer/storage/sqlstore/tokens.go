@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -95,7 +95,7 @@ func (d *DB) ListTokens(ctx context.Context, f storage.TokenFilter) ([]domain.To
 // UpdateToken implements storage.Storage.
 func (d *DB) UpdateToken(ctx context.Context, id string, updater func(domain.Token) (domain.Token, error)) (domain.Token, error) {
 	var out domain.Token
-	err := d.withTx(ctx, func(tx *sql.Tx) error {
+	err := d.withTx(ctx, func(tx *Tx) error {
 		old, err := scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM service_tokens WHERE id = ?`, id))
 		if err != nil {
 			return err
@@ -131,7 +131,7 @@ func (d *DB) TouchTokens(ctx context.Context, seen map[string]time.Time) error {
 	if len(seen) == 0 {
 		return nil
 	}
-	return d.withTx(ctx, func(tx *sql.Tx) error {
+	return d.withTx(ctx, func(tx *Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `UPDATE service_tokens SET last_seen_at = ?
 			WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)`)
 		if err != nil {

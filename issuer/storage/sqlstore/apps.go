@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -24,7 +24,7 @@ func scanApp(r rowScanner) (domain.App, error) {
 		return domain.App{}, mapErr(err)
 	}
 	if err := json.Unmarshal([]byte(domains), &a.Domains); err != nil {
-		return domain.App{}, fmt.Errorf("sqlite: app %s: bad domains column: %w", a.ID, err)
+		return domain.App{}, fmt.Errorf("storage: app %s: bad domains column: %w", a.ID, err)
 	}
 	a.SessionDuration = time.Duration(sessionNS)
 	a.SessionsNotBefore = fromNullNS(notBefore)
@@ -53,7 +53,7 @@ func (d *DB) CreateApp(ctx context.Context, a domain.App) error {
 		return err
 	}
 	first := domain.FirstAppKey(a)
-	return d.withTx(ctx, func(tx *sql.Tx) error {
+	return d.withTx(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO apps (`+appColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			append(args, first.Algorithm)...); err != nil {
 			return mapErr(err)
@@ -93,7 +93,7 @@ func (d *DB) ListApps(ctx context.Context) ([]domain.App, error) {
 // UpdateApp implements storage.Storage.
 func (d *DB) UpdateApp(ctx context.Context, id string, updater func(domain.App) (domain.App, error)) (domain.App, error) {
 	var out domain.App
-	err := d.withTx(ctx, func(tx *sql.Tx) error {
+	err := d.withTx(ctx, func(tx *Tx) error {
 		old, err := scanApp(tx.QueryRowContext(ctx, `SELECT `+appColumns+` FROM apps WHERE id = ?`, id))
 		if err != nil {
 			return err

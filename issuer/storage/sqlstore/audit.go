@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -15,21 +15,18 @@ const auditColumns = `id, time, event, actor, token_id, token_name, client_id, a
 // AppendAudit implements storage.Storage.
 func (d *DB) AppendAudit(ctx context.Context, e domain.AuditEvent) (domain.AuditEvent, error) {
 	if e.Time.IsZero() {
-		return domain.AuditEvent{}, errors.New("sqlite: audit event without a time")
+		return domain.AuditEvent{}, errors.New("storage: audit event without a time")
 	}
 	if e.Event == "" {
-		return domain.AuditEvent{}, errors.New("sqlite: audit event without a name")
+		return domain.AuditEvent{}, errors.New("storage: audit event without a name")
 	}
 	e = e.Normalized()
-	res, err := d.db.ExecContext(ctx, `INSERT INTO audit_events (time, event, actor, token_id, token_name, client_id,
+	err := d.db.QueryRowContext(ctx, `INSERT INTO audit_events (time, event, actor, token_id, token_name, client_id,
 		app_id, app_name, policy_id, source_ip, request_id, reason, detail, count, first_time)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		toNS(e.Time), e.Event, e.Actor, e.TokenID, e.TokenName, e.ClientID, e.AppID, e.AppName, e.PolicyID,
-		e.SourceIP, e.RequestID, e.Reason, e.Detail, e.Count, toNS(e.FirstTime))
+		e.SourceIP, e.RequestID, e.Reason, e.Detail, e.Count, toNS(e.FirstTime)).Scan(&e.ID)
 	if err != nil {
-		return domain.AuditEvent{}, mapErr(err)
-	}
-	if e.ID, err = res.LastInsertId(); err != nil {
 		return domain.AuditEvent{}, mapErr(err)
 	}
 	e.Time, e.FirstTime = fromNS(toNS(e.Time)), fromNS(toNS(e.FirstTime))

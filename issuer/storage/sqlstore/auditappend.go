@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -26,10 +26,10 @@ func (d *DB) AppendAudits(ctx context.Context, events []domain.AuditEvent) error
 	}
 	for i := range events {
 		if events[i].Time.IsZero() {
-			return errors.New("sqlite: audit event without a time")
+			return errors.New("storage: audit event without a time")
 		}
 		if events[i].Event == "" {
-			return errors.New("sqlite: audit event without a name")
+			return errors.New("storage: audit event without a name")
 		}
 	}
 	conn, err := d.db.Conn(ctx)
@@ -37,7 +37,7 @@ func (d *DB) AppendAudits(ctx context.Context, events []domain.AuditEvent) error
 		return mapErr(err)
 	}
 	defer conn.Close()
-	return mapErr(conn.Raw(func(dc any) error { return appendAudits(ctx, dc, events) }))
+	return mapErr(conn.Raw(func(dc any) error { return d.appendAudits(ctx, dc, events) }))
 }
 
 // auditConn is what appendAudits needs of a driver connection.
@@ -46,10 +46,10 @@ type auditConn interface {
 	driver.ConnPrepareContext
 }
 
-func appendAudits(ctx context.Context, dc any, events []domain.AuditEvent) (err error) {
+func (d *DB) appendAudits(ctx context.Context, dc any, events []domain.AuditEvent) (err error) {
 	c, ok := dc.(auditConn)
 	if !ok {
-		return fmt.Errorf("sqlite: driver connection %T cannot begin a transaction or prepare", dc)
+		return fmt.Errorf("storage: driver connection %T cannot begin a transaction or prepare", dc)
 	}
 	tx, err := c.BeginTx(ctx, driver.TxOptions{})
 	if err != nil {
@@ -63,28 +63,28 @@ func appendAudits(ctx context.Context, dc any, events []domain.AuditEvent) (err 
 	// Many rows per statement: in a one-row insert the statement's own
 	// overhead costs about as much as the row (measured: a third less CPU
 	// per row this way).
-	var full driver.Stmt // the statement of auditRowsPerInsert rows, prepared once
+	var full driver.Stmt // the statement of AuditRowsPerInsert rows, prepared once
 	defer func() {
 		if full != nil {
 			full.Close()
 		}
 	}()
-	args := make([]driver.NamedValue, 0, auditRowsPerInsert*auditColumnsPerRow)
+	args := make([]driver.NamedValue, 0, AuditRowsPerInsert*auditColumnsPerRow)
 	for len(events) > 0 {
-		n := min(len(events), auditRowsPerInsert)
+		n := min(len(events), AuditRowsPerInsert)
 		args = args[:0]
 		for i := range events[:n] {
 			args = appendAuditArgs(args, &events[i])
 		}
-		if n == auditRowsPerInsert {
+		if n == AuditRowsPerInsert {
 			if full == nil {
-				if full, err = c.PrepareContext(ctx, auditInsert(n)); err != nil {
+				if full, err = c.PrepareContext(ctx, d.auditInsert(n)); err != nil {
 					return err
 				}
 			}
 			err = execStmt(ctx, full, args)
 		} else {
-			err = execOnce(ctx, c, auditInsert(n), args)
+			err = execOnce(ctx, c, d.auditInsert(n), args)
 		}
 		if err != nil {
 			return err
@@ -117,7 +117,7 @@ func appendAuditArgs(args []driver.NamedValue, e *domain.AuditEvent) []driver.Na
 func execStmt(ctx context.Context, st driver.Stmt, args []driver.NamedValue) error {
 	sx, ok := st.(driver.StmtExecContext)
 	if !ok {
-		return fmt.Errorf("sqlite: driver statement %T cannot execute with a context", st)
+		return fmt.Errorf("storage: driver statement %T cannot execute with a context", st)
 	}
 	_, err := sx.ExecContext(ctx, args)
 	return err
@@ -132,14 +132,19 @@ func execOnce(ctx context.Context, c auditConn, query string, args []driver.Name
 	return execStmt(ctx, st, args)
 }
 
-// Multi-row audit inserts: at most auditRowsPerInsert rows of
+// Multi-row audit inserts: at most AuditRowsPerInsert rows of
 // auditColumnsPerRow parameters (SQLite allows 32766 per statement).
 const (
-	auditRowsPerInsert = 100
+	AuditRowsPerInsert = 100
 	auditColumnsPerRow = 15
 )
 
-var auditInserts sync.Map // rows → statement text
+var auditInserts sync.Map // {dialect, rows} → statement text
+
+type auditInsertKey struct {
+	dialect string
+	rows    int
+}
 
 // auditInsert is the INSERT of rows audit events. It says OR ROLLBACK
 // because a multi-row INSERT that may abort (the NOT NULL columns'
@@ -150,12 +155,13 @@ var auditInserts sync.Map // rows → statement text
 // anyway (its caller queues the whole batch again), so a failing row may
 // as well roll the whole transaction back, which needs no statement
 // journal.
-func auditInsert(rows int) string {
-	if q, ok := auditInserts.Load(rows); ok {
+func (d *DB) auditInsert(rows int) string {
+	key := auditInsertKey{d.dialect.Name, rows}
+	if q, ok := auditInserts.Load(key); ok {
 		return q.(string)
 	}
 	var b strings.Builder
-	b.WriteString(`INSERT OR ROLLBACK INTO audit_events (time, event, actor, token_id, token_name, client_id,
+	b.WriteString(d.dialect.AuditInsert + ` INTO audit_events (time, event, actor, token_id, token_name, client_id,
 		app_id, app_name, policy_id, source_ip, request_id, reason, detail, count, first_time) VALUES `)
 	for i := 0; i < rows; i++ {
 		if i > 0 {
@@ -163,7 +169,7 @@ func auditInsert(rows int) string {
 		}
 		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	}
-	q := b.String()
-	auditInserts.Store(rows, q)
+	q := rebind(b.String(), d.dialect.Numbered)
+	auditInserts.Store(key, q)
 	return q
 }

@@ -1,8 +1,7 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 
@@ -24,10 +23,10 @@ func scanPolicy(r rowScanner) (domain.Policy, error) {
 	}
 	p.Decision = domain.Decision(decision)
 	if err := json.Unmarshal([]byte(include), &p.Include); err != nil {
-		return domain.Policy{}, fmt.Errorf("sqlite: policy %s: bad include column: %w", p.ID, err)
+		return domain.Policy{}, fmt.Errorf("storage: policy %s: bad include column: %w", p.ID, err)
 	}
 	if err := json.Unmarshal([]byte(exclude), &p.Exclude); err != nil {
-		return domain.Policy{}, fmt.Errorf("sqlite: policy %s: bad exclude column: %w", p.ID, err)
+		return domain.Policy{}, fmt.Errorf("storage: policy %s: bad exclude column: %w", p.ID, err)
 	}
 	p.CreatedAt, p.UpdatedAt = fromNS(created), fromNS(updated)
 	return p, nil
@@ -47,12 +46,12 @@ func policyArgs(p domain.Policy) ([]any, error) {
 }
 
 // writeRefs replaces the policy's rows in policy_token_refs.
-func writeRefs(ctx context.Context, tx *sql.Tx, p domain.Policy) error {
+func writeRefs(ctx context.Context, tx *Tx, p domain.Policy) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM policy_token_refs WHERE policy_id = ?`, p.ID); err != nil {
 		return mapErr(err)
 	}
 	for _, id := range p.TokenIDs() {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO policy_token_refs (policy_id, token_id) VALUES (?, ?)`, p.ID, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO policy_token_refs (policy_id, token_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, p.ID, id); err != nil {
 			return mapErr(err)
 		}
 	}
@@ -61,7 +60,7 @@ func writeRefs(ctx context.Context, tx *sql.Tx, p domain.Policy) error {
 
 // CreatePolicy implements storage.Storage.
 func (d *DB) CreatePolicy(ctx context.Context, p domain.Policy) (domain.Policy, error) {
-	err := d.withTx(ctx, func(tx *sql.Tx) error {
+	err := d.withTx(ctx, func(tx *Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM apps WHERE id = ?`, p.AppID).Scan(&n); err != nil {
 			return mapErr(err)
@@ -124,7 +123,7 @@ func (d *DB) queryPolicies(ctx context.Context, q string, args ...any) ([]domain
 // UpdatePolicy implements storage.Storage. The policy cannot move to another app.
 func (d *DB) UpdatePolicy(ctx context.Context, appID, id string, updater func(domain.Policy) (domain.Policy, error)) (domain.Policy, error) {
 	var out domain.Policy
-	err := d.withTx(ctx, func(tx *sql.Tx) error {
+	err := d.withTx(ctx, func(tx *Tx) error {
 		old, err := scanPolicy(tx.QueryRowContext(ctx, `SELECT `+policyColumns+` FROM policies WHERE app_id = ? AND id = ?`, appID, id))
 		if err != nil {
 			return err

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -51,7 +51,7 @@ func (d *DB) ListAdminKeys(ctx context.Context) ([]domain.AdminKey, error) {
 // UpdateAdminKey implements storage.Storage.
 func (d *DB) UpdateAdminKey(ctx context.Context, id string, updater func(domain.AdminKey) (domain.AdminKey, error)) (domain.AdminKey, error) {
 	var out domain.AdminKey
-	err := d.withTx(ctx, func(tx *sql.Tx) error {
+	err := d.withTx(ctx, func(tx *Tx) error {
 		old, err := scanAdminKey(tx.QueryRowContext(ctx, `SELECT `+adminKeyColumns+` FROM admin_keys WHERE id = ?`, id))
 		if err != nil {
 			return err

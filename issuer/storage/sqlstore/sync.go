@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"bytes"
@@ -33,7 +33,7 @@ func scanAppKey(r rowScanner) (domain.AppKey, error) {
 	return k, nil
 }
 
-func insertAppKey(ctx context.Context, tx *sql.Tx, appID string, k domain.AppKey) error {
+func insertAppKey(ctx context.Context, tx *Tx, appID string, k domain.AppKey) error {
 	alg := k.Algorithm
 	if alg == "" {
 		alg = session.HS256
@@ -89,7 +89,7 @@ func (d *DB) ListAppKeys(ctx context.Context, appID string) ([]domain.AppKey, er
 // UpdateAppKeys implements storage.Storage.
 func (d *DB) UpdateAppKeys(ctx context.Context, appID string, updater func(domain.App, []domain.AppKey) ([]domain.AppKey, error)) ([]domain.AppKey, error) {
 	var out []domain.AppKey
-	err := d.withTx(ctx, func(tx *sql.Tx) error {
+	err := d.withTx(ctx, func(tx *Tx) error {
 		app, err := scanApp(tx.QueryRowContext(ctx, `SELECT `+appColumns+` FROM apps WHERE id = ?`, appID))
 		if err != nil {
 			return err
@@ -107,16 +107,16 @@ func (d *DB) UpdateAppKeys(ctx context.Context, appID string, updater func(domai
 			return err
 		}
 		if len(keys) == 0 {
-			return errors.New("sqlite: an app must keep at least one key")
+			return errors.New("storage: an app must keep at least one key")
 		}
 		seen := make(map[int]bool, len(keys))
 		maxVersion := 0
 		for _, k := range keys {
 			if k.Version < 1 {
-				return fmt.Errorf("sqlite: app key version %d: must be positive", k.Version)
+				return fmt.Errorf("storage: app key version %d: must be positive", k.Version)
 			}
 			if seen[k.Version] {
-				return fmt.Errorf("sqlite: app key version %d given twice", k.Version)
+				return fmt.Errorf("storage: app key version %d given twice", k.Version)
 			}
 			seen[k.Version] = true
 			maxVersion = max(maxVersion, k.Version)
@@ -125,7 +125,7 @@ func (d *DB) UpdateAppKeys(ctx context.Context, appID string, updater func(domai
 			case !exists:
 				err = insertAppKey(ctx, tx, appID, k)
 			case !sameMaterial(prev, k):
-				return fmt.Errorf("sqlite: app key version %d: key material cannot change", k.Version)
+				return fmt.Errorf("storage: app key version %d: key material cannot change", k.Version)
 			case !sameKey(prev, k):
 				_, err = tx.ExecContext(ctx, `UPDATE app_keys SET created_at = ?, activates_at = ?, retires_at = ?
 					WHERE app_id = ? AND version = ?`, toNS(k.CreatedAt), toNS(k.ActivatesAt), toNullNS(k.RetiresAt), appID, k.Version)
