@@ -17,7 +17,7 @@ IMAGE_TAG  ?= dev
 # True when a Docker engine answers (not merely a docker CLI) and compose exists.
 HAVE_DOCKER = docker info >/dev/null 2>&1 && { docker compose version >/dev/null 2>&1 || docker-compose version >/dev/null 2>&1; }
 
-.PHONY: all build test vet fmt-check bench bench-unsafe bench-issuer bench-abuse run clean images compose-up compose-down e2e-envoy browser-deps
+.PHONY: all build test vet fmt-check bench bench-unsafe bench-issuer bench-abuse run clean images compose-up compose-down e2e-envoy browser-deps postgres-deps
 
 all: build
 
@@ -101,6 +101,14 @@ $(BUILD)/wasirun: $(GOFILES) go.mod go.sum
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	@chromium --version 2>/dev/null
+
+# Debian's PostgreSQL server binaries, which the PostgreSQL storage tests
+# (issuer/internal/pgtest) start a throwaway cluster with; no service is
+# started or configured.
+postgres-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	@ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null || command -v initdb
 
 # Load test of the issuer's exchange endpoint: starts build/svcauth on
 # loopback and reports throughput and p50/p99 at 1, 16 and 64 clients.

@@ -33,6 +33,10 @@ const (
 const (
 	EnvURL      = "SVCAUTH_URL"
 	EnvAdminKey = "SVCAUTH_ADMIN_KEY"
+	// EnvDB is serve's database when --db is not given: a SQLite file or
+	// a postgres:// DSN, kept out of the command line (and ps) with its
+	// password.
+	EnvDB = "SVCAUTH_DB"
 )
 
 // DefaultURL is where the commands look for the issuer.

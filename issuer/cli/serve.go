@@ -22,6 +22,8 @@ import (
 	"github.com/svcauth/svcauth/issuer/api"
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/keys"
+	"github.com/svcauth/svcauth/issuer/storage"
+	"github.com/svcauth/svcauth/issuer/storage/postgres"
 	"github.com/svcauth/svcauth/issuer/storage/sqlite"
 	"github.com/svcauth/svcauth/issuer/throttle"
 	"github.com/svcauth/svcauth/issuer/ui"
@@ -32,6 +34,7 @@ type serveOptions struct {
 	listen        string
 	db            string
 	issuerURL     string
+	dbGiven       bool
 	masterKeyFile string
 	adminKeyFile  string
 	logLevel      string
@@ -61,7 +64,9 @@ func (a *app) serveCommand() *cobra.Command {
 		Short: "Run the issuer (HTTP API, exchange endpoint, metrics)",
 		Long: `Run the svcauth issuer until SIGINT or SIGTERM.
 
-State lives in one SQLite file (--db). Session keys and secret hashes are derived
+State lives in one SQLite file (--db, the default) or, for several replicas, in
+PostgreSQL (--db postgres://user@host/db, or $` + EnvDB + ` to keep the password off the
+command line; the password is never logged). Session keys and secret hashes are derived
 from a master key: $` + keys.EnvMasterKey + ` (base64 of 32 bytes) or --master-key-file,
 which is generated (mode 0600) when it does not exist. Keep it safe and backed up:
 without it no stored secret can be checked.
@@ -103,12 +108,13 @@ holds an admin key on the first start, that key is adopted instead.`,
 			if err := api.ValidateInactiveCleanup(o.inactiveDays, o.inactiveAction); err != nil {
 				return usagef("--inactive-token-days/--inactive-token-action: %v", err)
 			}
+			o.dbGiven = cmd.Flags().Changed("db")
 			return fail(a.serve(cmd.Context(), o, level))
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8081", "address to listen on")
-	f.StringVar(&o.db, "db", "./svcauth.db", "SQLite database file")
+	f.StringVar(&o.db, "db", "./svcauth.db", "SQLite database file, or a postgres:// DSN for several replicas ($"+EnvDB+" when not given)")
 	f.StringVar(&o.issuerURL, "issuer-url", "", "iss claim of session JWTs (default http://<listen address>)")
 	f.StringVar(&o.masterKeyFile, "master-key-file", "./svcauth.master.key", "master key file, created when absent ($"+keys.EnvMasterKey+" overrides)")
 	f.StringVar(&o.adminKeyFile, "admin-key-file", "", "on first start, write the generated admin key to this file (0600)")
@@ -125,6 +131,17 @@ holds an admin key on the first start, that key is adopted instead.`,
 	f.StringSliceVar(&o.trustedProxies, "trusted-proxies", nil, "CIDRs of the peers (Envoys) whose forwarded client address exchanges are throttled by (default loopback and private ranges); from other peers, the peer is the source")
 	f.DurationVar(&o.denialWindow, "audit-denial-window", api.DefaultDenialWindow, "identical denied exchanges within this window are one audit row (with a count) and one log line")
 	return cmd
+}
+
+// openStore opens db: a PostgreSQL DSN or a SQLite file. name is what logs
+// may show of it (the DSN without its password).
+func openStore(ctx context.Context, db string) (storage.Storage, string, error) {
+	if postgres.IsDSN(db) {
+		s, err := postgres.Open(ctx, db)
+		return s, postgres.Redact(db), err
+	}
+	s, err := sqlite.Open(ctx, db)
+	return s, db, err
 }
 
 // parseTrustedProxies parses --trusted-proxies; none gives nil (the
@@ -167,7 +184,13 @@ func (a *app) serve(ctx context.Context, o serveOptions, level slog.Level) error
 		return err
 	}
 
-	store, err := sqlite.Open(ctx, o.db)
+	db := o.db
+	if !o.dbGiven {
+		if env := a.getenv(EnvDB); env != "" {
+			db = env
+		}
+	}
+	store, dbName, err := openStore(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -239,7 +262,7 @@ func (a *app) serve(ctx context.Context, o serveOptions, level slog.Level) error
 	hs := srv.HTTPServer(root)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	log.Info("svcauth issuer listening", "addr", ln.Addr().String(), "issuer_url", issuerURL, "db", o.db)
+	log.Info("svcauth issuer listening", "addr", ln.Addr().String(), "issuer_url", issuerURL, "db", dbName)
 	log.Info("dashboard", "url", strings.TrimSuffix(issuerURL, "/")+ui.Prefix)
 
 	maintain := func() {

@@ -1,0 +1,208 @@
+// Package postgres is the PostgreSQL backend of the issuer's storage, for
+// several issuer replicas on one database: github.com/jackc/pgx/v5 with a
+// pgxpool.Pool, seen through database/sql (pgx's stdlib) so that it runs
+// storage/sqlstore's queries, the same as SQLite's. The schema is its own
+// (migrations/, embedded), applied at start under an advisory lock so that
+// replicas starting together migrate exactly once.
+//
+// Read-modify-write transactions run SERIALIZABLE and run again when they
+// lose a race with another replica: two replicas updating one token do not
+// lose either update, and the database's unique constraints decide which of
+// two creations of one name wins.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/svcauth/svcauth/issuer/storage"
+	"github.com/svcauth/svcauth/issuer/storage/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// migrationLock is the advisory lock key replicas take to migrate
+// ("svcauth" in ASCII).
+const migrationLock = 0x73766361757468
+
+// DB is a storage.Storage on one PostgreSQL database.
+type DB struct {
+	*sqlstore.DB
+	Pool *pgxpool.Pool
+}
+
+var dialect = sqlstore.Dialect{
+	Name:        "postgres",
+	Numbered:    true,
+	MapErr:      mapErr,
+	TxOptions:   &sql.TxOptions{Isolation: sql.LevelSerializable},
+	Retry:       retryable,
+	SizeBytes:   sizeBytes,
+	AuditInsert: "INSERT",
+}
+
+// IsDSN reports whether s names a PostgreSQL database (postgres:// or
+// postgresql:// URL) rather than a SQLite file.
+func IsDSN(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// Redact returns dsn with its password replaced, for logs and errors.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://(unparsable DSN)"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// Open connects to dsn and brings the schema up to date.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %s: %w", Redact(dsn), scrub(err, dsn))
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %s: %w", Redact(dsn), scrub(err, dsn))
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %s: %w", Redact(dsn), scrub(err, dsn))
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	return &DB{DB: sqlstore.New(db, dialect), Pool: pool}, nil
+}
+
+// Close closes the database and its pool.
+func (d *DB) Close() error {
+	err := d.DB.Close()
+	d.Pool.Close()
+	return err
+}
+
+// scrub removes dsn's password from an error's text.
+func scrub(err error, dsn string) error {
+	u, perr := url.Parse(dsn)
+	if perr != nil {
+		return err
+	}
+	if p, has := u.User.Password(); has && p != "" && strings.Contains(err.Error(), p) {
+		return errors.New(strings.ReplaceAll(err.Error(), p, "xxxxx"))
+	}
+	return err
+}
+
+// migrate applies every embedded migration not yet recorded, in name
+// order, each in one transaction with its record, holding the advisory
+// lock: a replica that waited finds them applied.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
+		return fmt.Errorf("advisory lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrationLock))
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name       TEXT PRIMARY KEY,
+		applied_at BIGINT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = $1`, name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := fs.ReadFile(migrationFS, name)
+		if err != nil {
+			return err
+		}
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, string(body)); err != nil {
+			tx.Rollback(ctx)
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)`, name, time.Now().UnixNano()); err != nil {
+			tx.Rollback(ctx)
+			return err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func sizeBytes(ctx context.Context, db *sql.DB) (int64, error) {
+	var n int64
+	err := db.QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&n)
+	return n, err
+}
+
+// PostgreSQL error codes svcauth gives a meaning to.
+const (
+	codeUniqueViolation      = "23505"
+	codeForeignKeyViolation  = "23503"
+	codeRaiseException       = "P0001"
+	codeSerializationFailure = "40001"
+	codeDeadlockDetected     = "40P01"
+)
+
+func mapErr(err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	switch pe.Code {
+	case codeUniqueViolation:
+		return fmt.Errorf("%w: %s", storage.ErrAlreadyExists, pe.ConstraintName)
+	case codeForeignKeyViolation:
+		return fmt.Errorf("%w: referenced object", storage.ErrNotFound)
+	case codeRaiseException:
+		if strings.Contains(pe.Message, "svcauth: client id retired") {
+			return storage.ErrClientIDRetired
+		}
+	}
+	return err
+}
+
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == codeSerializationFailure || pe.Code == codeDeadlockDetected)
+}
