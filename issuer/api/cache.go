@@ -280,3 +280,21 @@ func makeRoom[K comparable, V any](m map[K]V, max int) {
 		return
 	}
 }
+
+// ExternalChange tells the server that another issuer replica changed
+// table (a notification from the shared database; "" for "anything may
+// have changed", after the notifications were interrupted). The caches
+// holding it are dropped as after a change through this server: exchanges,
+// sync answers and the certs endpoint read storage again, instead of
+// waiting for the cache TTL.
+func (s *Server) ExternalChange(table string) {
+	switch table {
+	case "service_tokens":
+		s.epochs.tokens.Add(1)
+	case "apps", "policies", "app_keys":
+		s.epochs.apps.Add(1)
+	default:
+		s.epochs.tokens.Add(1)
+		s.epochs.apps.Add(1)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/domain"
 	"github.com/svcauth/svcauth/issuer/internal/logbuf"
+	"github.com/svcauth/svcauth/issuer/internal/pgtest"
 	"github.com/svcauth/svcauth/issuer/internal/testenv"
 	"github.com/svcauth/svcauth/issuer/keys"
 	"github.com/svcauth/svcauth/issuer/storage"
@@ -57,11 +58,14 @@ var viaHTTPServer bool
 
 func TestMain(m *testing.M) {
 	if code := m.Run(); code != 0 {
+		pgtest.Stop()
 		os.Exit(code)
 	}
 	fmt.Println("api: the tests again, every request over HTTP through api.HTTPServer (fasthttp)")
 	viaHTTPServer = true
-	os.Exit(m.Run())
+	code := m.Run()
+	pgtest.Stop()
+	os.Exit(code)
 }
 
 func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil, nil) }

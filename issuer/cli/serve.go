@@ -265,7 +265,22 @@ func (a *app) serve(ctx context.Context, o serveOptions, level slog.Level) error
 	log.Info("svcauth issuer listening", "addr", ln.Addr().String(), "issuer_url", issuerURL, "db", dbName)
 	log.Info("dashboard", "url", strings.TrimSuffix(issuerURL, "/")+ui.Prefix)
 
+	claim := func() bool { return true } // one replica: always this one
+	if pg, ok := store.(*postgres.DB); ok {
+		// Other replicas' changes reach this one's caches at once.
+		go pg.Listen(ctx, srv.ExternalChange, nil, log.Warn)
+		claim = func() bool {
+			ok, err := pg.ClaimMaintenance(ctx, "maintenance", o.maintenanceEvery, time.Now())
+			if err != nil {
+				log.Warn("cannot tell whether another replica runs the maintenance; skipping it this time", "err", err)
+			}
+			return ok
+		}
+	}
 	maintain := func() {
+		if !claim() {
+			return // another replica ran it within the interval
+		}
 		if n, err := srv.PruneAudit(ctx, o.auditRetention); err != nil {
 			log.Warn("audit retention failed", "err", err)
 		} else if n > 0 {

@@ -48,10 +48,17 @@ var (
 // call it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
+	Stop()
+	os.Exit(code)
+}
+
+// Stop stops the throwaway cluster, if this process started one: for a
+// TestMain that does more than Main.
+func Stop() {
 	if cluster != nil {
 		cluster.stop()
+		cluster = nil
 	}
-	os.Exit(code)
 }
 
 // DSN returns the DSN of a new, empty database for t, dropped when t ends

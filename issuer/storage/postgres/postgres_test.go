@@ -55,8 +55,8 @@ func TestReplicasMigrateOnce(t *testing.T) {
 	if err := dbs[0].SQL().QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 {
-		t.Fatalf("%d migration records, want 1", n)
+	if n != 2 {
+		t.Fatalf("%d migration records, want one per migration (2)", n)
 	}
 }
 
@@ -152,5 +152,43 @@ func TestRedact(t *testing.T) {
 	_, err := postgres.Open(context.Background(), "postgres://svcauth:s3cr3t@127.0.0.1:1/x?connect_timeout=1")
 	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
 		t.Fatalf("Open error %v: want an error without the password", err)
+	}
+}
+
+// TestMaintenanceRunsOncePerInterval: of three replicas asking at once,
+// one gets to run; nobody again within the interval; one again after it.
+func TestMaintenanceRunsOncePerInterval(t *testing.T) {
+	dbs := replicas(t, 3)
+	ctx := context.Background()
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	claims := func(at time.Time) int {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		n := 0
+		for _, db := range dbs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, err := db.ClaimMaintenance(ctx, "maintenance", time.Hour, at)
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					mu.Lock()
+					n++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		return n
+	}
+	for _, c := range []struct {
+		at   time.Time
+		want int
+	}{{t0, 1}, {t0.Add(10 * time.Minute), 0}, {t0.Add(59 * time.Minute), 1}, {t0.Add(70 * time.Minute), 0}, {t0.Add(3 * time.Hour), 1}} {
+		if n := claims(c.at); n != c.want {
+			t.Fatalf("at %s: %d replicas claimed the run, want %d", c.at.Sub(t0), n, c.want)
+		}
 	}
 }
