@@ -130,7 +130,7 @@ func (p *Proxy) doCallout(ctx context.Context, c pendingCallout) ([][2]string, [
 		p.logf("callout %d to cluster %q failed: "+format+"; the plugin sees a failed call (no headers)", args...)
 		return nil, nil
 	}
-	base, ok := p.clusters[c.cluster]
+	cl, ok := p.clusters[c.cluster]
 	if !ok {
 		return failed("unknown cluster (known: %s)", strings.Join(p.clusterNames(), ", "))
 	}
@@ -166,6 +166,7 @@ func (p *Proxy) doCallout(ctx context.Context, c pendingCallout) ([][2]string, [
 	if len(c.body) > 0 {
 		body = bytes.NewReader(c.body)
 	}
+	endpoint, base := cl.pick(time.Now())
 	req, err := http.NewRequestWithContext(ctx, method, base.String()+path, body)
 	if err != nil {
 		return failed("%v", err)
@@ -177,6 +178,7 @@ func (p *Proxy) doCallout(ctx context.Context, c pendingCallout) ([][2]string, [
 	req.Header = hdr
 	resp, err := p.transport.RoundTrip(req)
 	if err != nil {
+		cl.failed(endpoint, err, time.Now())
 		if errors.Is(err, context.DeadlineExceeded) {
 			return failed("no answer within %v", timeout)
 		}

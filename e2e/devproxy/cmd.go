@@ -36,7 +36,10 @@ Flags:
   --upstream URL           where requests the plugin lets through go (http(s)://host:port)
   --cluster NAME=URL       an Envoy cluster the plugin's dispatch_http_call may name;
                            repeatable. Calls to other clusters fail as in Envoy
-                           (the plugin sees a response with no headers)
+                           (the plugin sees a response with no headers).
+                           NAME=URL,URL,... is a cluster of several endpoints:
+                           round robin, an endpoint refusing connections left
+                           out for 5s (Envoy's outlier detection)
   --callout-timeout D      timeout of a callout whose own timeout cannot be read
                            (default: the plugin configuration's issuer.timeout_ms, else 5s)
 

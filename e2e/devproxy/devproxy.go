@@ -94,7 +94,9 @@ type Config struct {
 	// Upstream is the URL requests are forwarded to (scheme and host only).
 	Upstream string
 	// Clusters maps Envoy cluster names, as used in dispatch_http_call, to
-	// URLs (scheme and host only).
+	// URLs (scheme and host only): one, or several separated by commas for
+	// a cluster of several endpoints (round robin, a refusing endpoint
+	// ejected for a while, as Envoy's outlier detection does).
 	Clusters map[string]string
 	// CalloutTimeout is used when a dispatch's own timeout cannot be read
 	// (the emulator does not expose it; the proxy reads it from the
@@ -111,7 +113,7 @@ type Config struct {
 // release it with Close; only one can be open in a process at a time.
 type Proxy struct {
 	upstream       *url.URL
-	clusters       map[string]*url.URL
+	clusters       map[string]*cluster
 	transport      *http.Transport
 	out            *syncWriter
 	logs           *logFilter
@@ -246,7 +248,7 @@ func (p *Proxy) startFailure(what string) error {
 	return errors.New(b.String())
 }
 
-func validate(cfg Config) (*url.URL, map[string]*url.URL, error) {
+func validate(cfg Config) (*url.URL, map[string]*cluster, error) {
 	upstream, clusters, err := parseTargets(cfg.Upstream, cfg.Clusters)
 	if cfg.VM == nil && len(cfg.Wasm) == 0 {
 		err = errors.Join(err, errors.New("no plugin: set Config.Wasm or Config.VM"))
@@ -258,13 +260,13 @@ func validate(cfg Config) (*url.URL, map[string]*url.URL, error) {
 }
 
 // parseTargets checks the upstream and cluster URLs, reporting every problem.
-func parseTargets(upstreamURL string, clusterURLs map[string]string) (*url.URL, map[string]*url.URL, error) {
+func parseTargets(upstreamURL string, clusterURLs map[string]string) (*url.URL, map[string]*cluster, error) {
 	var problems []error
 	upstream, err := parseOrigin(upstreamURL)
 	if err != nil {
 		problems = append(problems, fmt.Errorf("upstream: %w", err))
 	}
-	clusters := map[string]*url.URL{}
+	clusters := map[string]*cluster{}
 	names := make([]string, 0, len(clusterURLs))
 	for name := range clusterURLs {
 		names = append(names, name)
@@ -275,12 +277,18 @@ func parseTargets(upstreamURL string, clusterURLs map[string]string) (*url.URL, 
 			problems = append(problems, errors.New("cluster: empty name"))
 			continue
 		}
-		u, err := parseOrigin(clusterURLs[name])
-		if err != nil {
-			problems = append(problems, fmt.Errorf("cluster %q: %w", name, err))
-			continue
+		var urls []*url.URL
+		for _, one := range strings.Split(clusterURLs[name], ",") {
+			u, err := parseOrigin(strings.TrimSpace(one))
+			if err != nil {
+				problems = append(problems, fmt.Errorf("cluster %q: %w", name, err))
+				continue
+			}
+			urls = append(urls, u)
 		}
-		clusters[name] = u
+		if len(urls) > 0 {
+			clusters[name] = newCluster(urls)
+		}
 	}
 	return upstream, clusters, errors.Join(problems...)
 }

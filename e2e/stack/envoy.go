@@ -118,7 +118,7 @@ type RenderOptions struct {
 	WasmPath     string            // where Envoy reads svcauth.wasm
 	Listen       string            // host:port of the "ingress" listener
 	Admin        string            // host:port of the admin endpoint
-	Clusters     map[string]string // cluster name → host:port of its single endpoint
+	Clusters     map[string]string // cluster name → host:port of its endpoint (several: comma-separated)
 }
 
 // RenderEnvoyConfig returns the Envoy bootstrap template (envoy/envoy.yaml)
@@ -160,7 +160,7 @@ func RenderEnvoyConfig(template []byte, o RenderOptions) ([]byte, error) {
 		if c == nil {
 			return nil, fmt.Errorf("envoy template: no cluster named %q", name)
 		}
-		if err := setSocketAddress(c, addr, "load_assignment", "endpoints", "0", "lb_endpoints", "0", "endpoint", "address"); err != nil {
+		if err := setEndpoints(c, strings.Split(addr, ",")); err != nil {
 			return nil, fmt.Errorf("cluster %q: %w", name, err)
 		}
 	}
@@ -211,6 +211,34 @@ func walk(v any, path ...string) any {
 		}
 	}
 	return v
+}
+
+// setEndpoints makes cluster c's endpoints the addresses (host:port): the
+// template's one endpoint, repeated for each.
+func setEndpoints(c map[string]any, addrs []string) error {
+	group, ok := walk(c, "load_assignment", "endpoints", "0").(map[string]any)
+	if !ok {
+		return errors.New("envoy template: no load_assignment.endpoints.0")
+	}
+	list, _ := group["lb_endpoints"].([]any)
+	if len(list) == 0 {
+		return errors.New("envoy template: no lb_endpoints")
+	}
+	raw, err := json.Marshal(list[0])
+	if err != nil {
+		return err
+	}
+	out := make([]any, len(addrs))
+	for i, a := range addrs {
+		var ep any
+		json.Unmarshal(raw, &ep)
+		if err := setSocketAddress(ep, strings.TrimSpace(a), "endpoint", "address"); err != nil {
+			return err
+		}
+		out[i] = ep
+	}
+	group["lb_endpoints"] = out
+	return nil
 }
 
 func setSocketAddress(v any, hostport string, path ...string) error {
@@ -272,7 +300,7 @@ type EnvoyOptions struct {
 	BinDir       string            // holds svcauth.wasm
 	PluginConfig string            // path of the plugin configuration JSON
 	Upstream     string            // URL of the protected app (cluster "app")
-	Clusters     map[string]string // cluster name → URL, for callouts (e.g. "svcauth-issuer")
+	Clusters     map[string]string // cluster name → URL (several: comma-separated), for callouts (e.g. "svcauth-issuer")
 	Echo         io.Writer
 }
 
@@ -315,10 +343,16 @@ func StartEnvoy(ctx context.Context, o EnvoyOptions) (*Proxy, error) {
 		return nil, err
 	}
 	clusters := map[string]string{}
-	for name, u := range o.Clusters {
-		if clusters[name], err = hostPort(u); err != nil {
-			return nil, fmt.Errorf("cluster %q: %w", name, err)
+	for name, urls := range o.Clusters {
+		var addrs []string
+		for _, u := range strings.Split(urls, ",") { // several endpoints: URL,URL
+			a, err := hostPort(strings.TrimSpace(u))
+			if err != nil {
+				return nil, fmt.Errorf("cluster %q: %w", name, err)
+			}
+			addrs = append(addrs, a)
 		}
+		clusters[name] = strings.Join(addrs, ",")
 	}
 	if clusters["app"], err = hostPort(o.Upstream); err != nil {
 		return nil, fmt.Errorf("upstream: %w", err)

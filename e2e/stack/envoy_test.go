@@ -160,3 +160,27 @@ func TestTargetAndNoEnvoy(t *testing.T) {
 		t.Error("a missing $ENVOY_BIN was accepted")
 	}
 }
+
+// TestRenderSeveralIssuerEndpoints: a cluster given two addresses gets two
+// endpoints, each with the template's endpoint settings.
+func TestRenderSeveralIssuerEndpoints(t *testing.T) {
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	template, err := os.ReadFile(filepath.Join(root, EnvoyTemplatePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := RenderEnvoyConfig(template, RenderOptions{Listen: "127.0.0.1:1", Admin: "127.0.0.1:2",
+		Clusters: map[string]string{"svcauth-issuer": "127.0.0.1:8081,127.0.0.1:8082", "app": "127.0.0.1:9000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(out)
+	for _, want := range []string{"port_value: 8081", "port_value: 8082", "port_value: 9000"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("rendered config lacks %s:\n%s", want, s)
+		}
+	}
+}

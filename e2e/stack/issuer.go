@@ -23,6 +23,7 @@ type Issuer struct {
 	echo     io.Writer
 	proc     *process
 	iss      string // --issuer-url
+	db       string // PostgreSQL DSN, or "" for SQLite
 }
 
 // IssuerOptions configure StartIssuer. Zero values pick a free port and keep
@@ -34,6 +35,10 @@ type IssuerOptions struct {
 	Echo     io.Writer // copy of the issuer's output (nil: kept only for reports)
 	// IssuerURL is the iss of sessions (--issuer-url); "" is the issuer's URL.
 	IssuerURL string
+	// DB, when set, is a postgres:// DSN, given in $SVCAUTH_DB (as a
+	// password should be); else the issuer uses SQLite in StateDir.
+	// Replicas on one database share StateDir (its master key).
+	DB string
 }
 
 // StartIssuer starts the issuer and waits for /healthz. The admin key is read
@@ -49,7 +54,7 @@ func StartIssuer(ctx context.Context, o IssuerOptions) (*Issuer, error) {
 			return nil, err
 		}
 	}
-	i := &Issuer{URL: "http://" + addr, binDir: o.BinDir, stateDir: o.StateDir, addr: addr, echo: o.Echo, iss: o.IssuerURL}
+	i := &Issuer{URL: "http://" + addr, binDir: o.BinDir, stateDir: o.StateDir, addr: addr, echo: o.Echo, iss: o.IssuerURL, db: o.DB}
 	if i.iss == "" {
 		i.iss = i.URL
 	}
@@ -62,13 +67,18 @@ func StartIssuer(ctx context.Context, o IssuerOptions) (*Issuer, error) {
 // Start (re)starts the issuer process on the same address and state.
 func (i *Issuer) Start(ctx context.Context) error {
 	keyFile := filepath.Join(i.stateDir, "admin.key")
-	proc, err := startProcess("issuer", i.echo, filepath.Join(i.binDir, IssuerBinary), "serve",
-		"--listen", i.addr,
-		"--db", filepath.Join(i.stateDir, "svcauth.db"),
+	args := []string{"serve", "--listen", i.addr,
 		"--master-key-file", filepath.Join(i.stateDir, "master.key"),
 		"--admin-key-file", keyFile,
 		"--issuer-url", i.iss,
-	)
+	}
+	var env []string
+	if i.db != "" {
+		env = []string{"SVCAUTH_DB=" + i.db}
+	} else {
+		args = append(args, "--db", filepath.Join(i.stateDir, "svcauth.db"))
+	}
+	proc, err := startProcessEnv("issuer", i.echo, env, filepath.Join(i.binDir, IssuerBinary), args...)
 	if err != nil {
 		return err
 	}
@@ -87,6 +97,9 @@ func (i *Issuer) Start(ctx context.Context) error {
 	i.AdminKey = strings.TrimSpace(string(key))
 	return nil
 }
+
+// Kill ends the issuer process with SIGKILL (a node dying): no shutdown.
+func (i *Issuer) Kill() { i.proc.kill() }
 
 // Stop ends the issuer process; Start brings it back with the same state.
 func (i *Issuer) Stop() { i.proc.stop() }

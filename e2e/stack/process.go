@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -24,8 +25,16 @@ type process struct {
 }
 
 func startProcess(name string, echo io.Writer, path string, args ...string) (*process, error) {
+	return startProcessEnv(name, echo, nil, path, args...)
+}
+
+// startProcessEnv is startProcess with extra environment variables.
+func startProcessEnv(name string, echo io.Writer, env []string, path string, args ...string) (*process, error) {
 	p := &process{name: name, out: &SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(path, args...)
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	var w io.Writer = p.out
 	if echo != nil {
 		w = io.MultiWriter(p.out, echo)
@@ -43,6 +52,13 @@ func startProcess(name string, echo io.Writer, path string, args ...string) (*pr
 
 // Output returns everything the process printed so far.
 func (p *process) Output() string { return p.out.String() }
+
+// kill ends the process with SIGKILL, as a node failure would: no
+// shutdown, nothing flushed.
+func (p *process) kill() {
+	p.cmd.Process.Kill()
+	<-p.done
+}
 
 // stop sends SIGTERM, waits up to 5 s, then kills.
 func (p *process) stop() {
