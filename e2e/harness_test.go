@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/svcauth/svcauth/e2e/stack"
+	"github.com/svcauth/svcauth/issuer/storage/postgres/pgtest"
 )
 
 var (
@@ -48,6 +49,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	code := m.Run()
+	pgtest.Stop()
 	os.RemoveAll(scratch)
 	os.Exit(code)
 }

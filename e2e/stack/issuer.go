@@ -24,6 +24,7 @@ type Issuer struct {
 	proc     *process
 	iss      string // --issuer-url
 	db       string // PostgreSQL DSN, or "" for SQLite
+	extra    []string
 }
 
 // IssuerOptions configure StartIssuer. Zero values pick a free port and keep
@@ -39,6 +40,8 @@ type IssuerOptions struct {
 	// password should be); else the issuer uses SQLite in StateDir.
 	// Replicas on one database share StateDir (its master key).
 	DB string
+	// Args are more serve flags.
+	Args []string
 }
 
 // StartIssuer starts the issuer and waits for /healthz. The admin key is read
@@ -54,7 +57,7 @@ func StartIssuer(ctx context.Context, o IssuerOptions) (*Issuer, error) {
 			return nil, err
 		}
 	}
-	i := &Issuer{URL: "http://" + addr, binDir: o.BinDir, stateDir: o.StateDir, addr: addr, echo: o.Echo, iss: o.IssuerURL, db: o.DB}
+	i := &Issuer{URL: "http://" + addr, binDir: o.BinDir, stateDir: o.StateDir, addr: addr, echo: o.Echo, iss: o.IssuerURL, db: o.DB, extra: o.Args}
 	if i.iss == "" {
 		i.iss = i.URL
 	}
@@ -72,6 +75,7 @@ func (i *Issuer) Start(ctx context.Context) error {
 		"--admin-key-file", keyFile,
 		"--issuer-url", i.iss,
 	}
+	args = append(args, i.extra...)
 	var env []string
 	if i.db != "" {
 		env = []string{"SVCAUTH_DB=" + i.db}

@@ -23,10 +23,10 @@ import (
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/domain"
 	"github.com/svcauth/svcauth/issuer/internal/logbuf"
-	"github.com/svcauth/svcauth/issuer/internal/pgtest"
 	"github.com/svcauth/svcauth/issuer/internal/testenv"
 	"github.com/svcauth/svcauth/issuer/keys"
 	"github.com/svcauth/svcauth/issuer/storage"
+	"github.com/svcauth/svcauth/issuer/storage/postgres/pgtest"
 	"github.com/svcauth/svcauth/issuer/storage/sqlite"
 )
 

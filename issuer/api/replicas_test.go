@@ -12,9 +12,9 @@ import (
 	"github.com/svcauth/svcauth/issuer/api"
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/domain"
-	"github.com/svcauth/svcauth/issuer/internal/pgtest"
 	"github.com/svcauth/svcauth/issuer/internal/testenv"
 	"github.com/svcauth/svcauth/issuer/storage/postgres"
+	"github.com/svcauth/svcauth/issuer/storage/postgres/pgtest"
 )
 
 // replica is one issuer on the shared PostgreSQL database.

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/svcauth/svcauth/issuer/apiv1"
-	"github.com/svcauth/svcauth/issuer/internal/pgtest"
+	"github.com/svcauth/svcauth/issuer/storage/postgres/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

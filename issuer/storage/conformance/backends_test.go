@@ -5,10 +5,10 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/svcauth/svcauth/issuer/internal/pgtest"
 	"github.com/svcauth/svcauth/issuer/storage"
 	"github.com/svcauth/svcauth/issuer/storage/conformance"
 	"github.com/svcauth/svcauth/issuer/storage/postgres"
+	"github.com/svcauth/svcauth/issuer/storage/postgres/pgtest"
 	"github.com/svcauth/svcauth/issuer/storage/sqlite"
 )
 

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/svcauth/svcauth/issuer/domain"
-	"github.com/svcauth/svcauth/issuer/internal/pgtest"
 	"github.com/svcauth/svcauth/issuer/storage"
 	"github.com/svcauth/svcauth/issuer/storage/postgres"
+	"github.com/svcauth/svcauth/issuer/storage/postgres/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
