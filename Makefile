@@ -112,8 +112,11 @@ postgres-deps:
 
 # Load test of the issuer's exchange endpoint: starts build/svcauth on
 # loopback and reports throughput and p50/p99 at 1, 16 and 64 clients.
+# The same run on SQLite, then on PostgreSQL (a throwaway server on loopback;
+# make postgres-deps installs it).
 bench-issuer: $(ISSUER)
-	$(GO) run ./issuer/cmd/svcauth-loadgen --issuer-bin $(ISSUER)
+	$(GO) run ./issuer/cmd/svcauth-loadgen --issuer-bin $(ISSUER) --db sqlite
+	$(GO) run ./issuer/cmd/svcauth-loadgen --issuer-bin $(ISSUER) --db postgres
 
 # A flood of failed exchanges against a fresh issuer on loopback while a
 # legitimate client exchanges at a steady rate (docs/abuse-resistance.md).

@@ -117,7 +117,7 @@ func statusCounts(m map[int]int) string {
 
 // Abuse runs the abuse benchmark against a fresh issuer.
 func Abuse(ctx context.Context, o AbuseOptions) (AbuseResult, error) {
-	iss, err := startIssuer(ctx, o.IssuerBin)
+	iss, err := startIssuer(ctx, o.IssuerBin, "sqlite")
 	if err != nil {
 		return AbuseResult{}, err
 	}

@@ -31,6 +31,8 @@ import (
 
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/domain"
+	"github.com/svcauth/svcauth/issuer/storage/postgres"
+	"github.com/svcauth/svcauth/issuer/storage/postgres/pgtest"
 )
 
 // Options configure a run.
@@ -47,6 +49,10 @@ type Options struct {
 	JSON        bool          // print results as JSON
 	// SessionAlgorithm is the benchmarked application's: HS256 or RS256.
 	SessionAlgorithm string
+	// DB is the started issuer's database: "sqlite" (the default), a
+	// postgres:// DSN, or "postgres" for a throwaway PostgreSQL server on
+	// loopback (Debian's postgresql package).
+	DB string
 }
 
 // Result is one measurement.
@@ -86,6 +92,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.MaxP99, "max-p99", 0, "exit 1 unless the last level's p99 latency is below this (0: no check)")
 	fs.BoolVar(&o.JSON, "json", false, "print the results as JSON")
 	fs.StringVar(&o.SessionAlgorithm, "session-algorithm", "HS256", "session algorithm of the benchmarked application (HS256 or RS256)")
+	fs.StringVar(&o.DB, "db", "sqlite", "the started issuer's database: sqlite, postgres (a throwaway server on loopback) or a postgres:// DSN")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, `Usage: svcauth-loadgen [flags]
 
@@ -116,6 +123,10 @@ Flags:
 			return 2
 		}
 		o.Concurrency = append(o.Concurrency, n)
+	}
+	if o.DB != "sqlite" && o.DB != "postgres" && !postgres.IsDSN(o.DB) {
+		fmt.Fprintln(stderr, "svcauth-loadgen: --db must be sqlite, postgres or a postgres:// DSN")
+		return 2
 	}
 	if o.SessionAlgorithm != "HS256" && o.SessionAlgorithm != "RS256" {
 		fmt.Fprintln(stderr, "svcauth-loadgen: --session-algorithm must be HS256 or RS256")
@@ -177,14 +188,26 @@ func Bench(ctx context.Context, o Options, logw io.Writer) ([]Result, string, er
 	var cpu func() (time.Duration, bool)
 	env := fmt.Sprintf("load generator: GOMAXPROCS=%d, %d CPUs, %s/%s, %s", runtime.GOMAXPROCS(0), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 	if url == "" {
-		iss, err := startIssuer(ctx, o.IssuerBin)
+		db, backend := o.DB, "SQLite"
+		switch {
+		case db == "postgres":
+			dsn, stop, err := pgtest.StartServer()
+			if err != nil {
+				return nil, "", fmt.Errorf("throwaway PostgreSQL server: %w", err)
+			}
+			defer stop()
+			db, backend = dsn, "PostgreSQL (throwaway server on loopback, fsync off)"
+		case postgres.IsDSN(db):
+			backend = "PostgreSQL " + postgres.Redact(db)
+		}
+		iss, err := startIssuer(ctx, o.IssuerBin, db)
 		if err != nil {
 			return nil, "", err
 		}
 		defer iss.stop()
 		url, adminKey = iss.url, iss.adminKey
 		cpu = func() (time.Duration, bool) { return processCPU(iss.cmd.Process.Pid) }
-		env = "issuer: " + o.IssuerBin + " serve (separate process, default settings, SQLite)\n" + env
+		env = "issuer: " + o.IssuerBin + " serve (separate process, default settings, " + backend + ")\n" + env
 	}
 	alg := o.SessionAlgorithm
 	if alg == "" {
@@ -229,7 +252,7 @@ func (p *issuerProc) stop() {
 	os.RemoveAll(p.dir)
 }
 
-func startIssuer(ctx context.Context, bin string) (*issuerProc, error) {
+func startIssuer(ctx context.Context, bin, db string) (*issuerProc, error) {
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("issuer binary: %w (build it with make build, or pass --issuer-bin or --url)", err)
 	}
@@ -248,9 +271,13 @@ func startIssuer(ctx context.Context, bin string) (*issuerProc, error) {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "serve", "--listen", addr,
-		"--db", filepath.Join(dir, "svcauth.db"),
 		"--master-key-file", filepath.Join(dir, "master.key"),
 		"--admin-key-file", filepath.Join(dir, "admin.key"))
+	if postgres.IsDSN(db) {
+		cmd.Env = append(os.Environ(), "SVCAUTH_DB="+db) // not on the command line: it may hold a password
+	} else {
+		cmd.Args = append(cmd.Args, "--db", filepath.Join(dir, "svcauth.db"))
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()

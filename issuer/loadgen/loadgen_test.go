@@ -97,6 +97,7 @@ func TestRunUsage(t *testing.T) {
 		{"--url", "http://127.0.0.1:1"},
 		{"--duration", "0s"},
 		{"--session-algorithm", "ES256"},
+		{"--db", "mysql://x"},
 		{"extra"},
 	} {
 		if code := Run(context.Background(), args, io.Discard, io.Discard); code != 2 {

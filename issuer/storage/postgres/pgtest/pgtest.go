@@ -219,3 +219,14 @@ func randomHex(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// StartServer starts a throwaway cluster outside of tests (the issuer's
+// load generator): the DSN of its maintenance database, and the function
+// that stops it and removes its files.
+func StartServer() (dsn string, stop func(), err error) {
+	c, err := startCluster()
+	if err != nil {
+		return "", nil, err
+	}
+	return c.dsn, c.stop, nil
+}
