@@ -141,6 +141,7 @@ its HTTP API, at --url (or $SVCAUTH_URL), with an admin key from --admin-key
 
 	root.AddCommand(
 		a.serveCommand(),
+		a.migrateStoreCommand(),
 		a.tokensCommand(),
 		a.appsCommand(),
 		a.policiesCommand(),

@@ -206,3 +206,12 @@ func retryable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == codeSerializationFailure || pe.Code == codeDeadlockDetected)
 }
+
+// ScrubError returns err with dsn's password removed from its text, for
+// callers that report errors of work done on a database opened with dsn.
+func ScrubError(err error, dsn string) error {
+	if err == nil {
+		return nil
+	}
+	return scrub(err, dsn)
+}
