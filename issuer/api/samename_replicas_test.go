@@ -1,0 +1,54 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/svcauth/svcauth/issuer/api"
+	"github.com/svcauth/svcauth/issuer/apiv1"
+	"github.com/svcauth/svcauth/issuer/internal/testenv"
+	"github.com/svcauth/svcauth/issuer/storage/postgres/pgtest"
+)
+
+// TestSameTokenNameOnTwoReplicasAtOnce: through the HTTP API, the same
+// token name created on both replicas at the same moment gives one 201 and
+// one 409, round after round, and the database holds one token per name.
+func TestSameTokenNameOnTwoReplicasAtOnce(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a, b := startReplica(t, dsn, true), startReplica(t, dsn, true)
+	key, _, err := api.EnsureInitialAdminKey(context.Background(), a.db, testenv.Keyring(t, 42), time.Now(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rounds = 20
+	for i := range rounds {
+		name := fmt.Sprintf("race-%d", i)
+		codes := make([]int, 2)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for j, r := range []*replica{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				codes[j] = r.call(t, "POST", "/v1/service-tokens", key, apiv1.CreateTokenRequest{Name: name}, nil)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if !(codes[0] == http.StatusCreated && codes[1] == http.StatusConflict) && !(codes[0] == http.StatusConflict && codes[1] == http.StatusCreated) {
+			t.Fatalf("round %d: replicas answered %v, want one 201 and one 409", i, codes)
+		}
+	}
+	var n int
+	if err := a.db.SQL().QueryRow(`SELECT COUNT(*) FROM service_tokens`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != rounds {
+		t.Fatalf("%d tokens for %d names", n, rounds)
+	}
+}
