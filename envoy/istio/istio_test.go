@@ -3,7 +3,10 @@
 // fails), and svcauth's own rules for them: the WasmPlugin's pluginConfig is
 // accepted by the filter's parser and names the outbound cluster of the
 // issuer's Service, and the issuer runs non-root on a read-only root
-// filesystem with its writable paths on volumes, probes and resources.
+// filesystem with its writable paths on volumes, probes and resources, in
+// each of its variants (issuer.yaml on SQLite, issuer-postgres.yaml on
+// PostgreSQL: its rules in postgres_rules_test.go, their tests in
+// issuer_postgres_test.go).
 package istio_test
 
 import (
@@ -24,6 +27,7 @@ import (
 	"github.com/svcauth/svcauth/envoy/istio/kubecheck"
 	"github.com/svcauth/svcauth/filter/plugin"
 	"github.com/svcauth/svcauth/issuer/api"
+	issuerkeys "github.com/svcauth/svcauth/issuer/keys"
 )
 
 // manifests decodes every YAML file of this directory.
@@ -73,7 +77,7 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 			t.Logf("%s: %s %s", f, o.APIVersion, o.Ref())
 		}
 	}
-	for _, k := range []string{"WasmPlugin", "Deployment", "Service", "Secret", "PersistentVolumeClaim", "DestinationRule", "ServiceEntry"} {
+	for _, k := range []string{"WasmPlugin", "Deployment", "Service", "Secret", "PersistentVolumeClaim", "PodDisruptionBudget", "DestinationRule", "ServiceEntry"} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s in envoy/istio", k)
 		}
@@ -135,23 +139,7 @@ var clusterName = regexp.MustCompile(`^outbound\|([0-9]+)\|([^|]*)\|([^|]+)$`)
 
 func TestWasmPlugin(t *testing.T) {
 	objs := all(manifests(t))
-	// Where the mesh has a cluster: Services (in-mesh) and ServiceEntries.
-	clusters := map[string]string{}
-	for _, o := range objs {
-		switch v := o.Value.(type) {
-		case *corev1.Service:
-			for _, p := range v.Spec.Ports {
-				host := fmt.Sprintf("%s.%s.svc.cluster.local", o.Meta.Name, o.Meta.Namespace)
-				clusters[fmt.Sprintf("outbound|%d||%s", p.Port, host)] = o.Ref()
-			}
-		case *networkingv1.ServiceEntry:
-			for _, h := range v.GetHosts() {
-				for _, p := range v.GetPorts() {
-					clusters[fmt.Sprintf("outbound|%d||%s", p.GetNumber(), h)] = o.Ref()
-				}
-			}
-		}
-	}
+	clusters := clustersOf(objs)
 	n := 0
 	for _, o := range objs {
 		wp, ok := o.Value.(*extensionsv1alpha1.WasmPlugin)
@@ -178,6 +166,28 @@ func TestWasmPlugin(t *testing.T) {
 			t.Errorf("cluster %q is not outbound|PORT|SUBSET|HOST", c)
 		}
 	}
+}
+
+// clustersOf names the outbound clusters objs give the mesh (Services
+// in-mesh, ServiceEntries), each with the object that gives it.
+func clustersOf(objs []kubecheck.Object) map[string]string {
+	clusters := map[string]string{}
+	for _, o := range objs {
+		switch v := o.Value.(type) {
+		case *corev1.Service:
+			for _, p := range v.Spec.Ports {
+				host := fmt.Sprintf("%s.%s.svc.cluster.local", o.Meta.Name, o.Meta.Namespace)
+				clusters[fmt.Sprintf("outbound|%d||%s", p.Port, host)] = o.Ref()
+			}
+		case *networkingv1.ServiceEntry:
+			for _, h := range v.GetHosts() {
+				for _, p := range v.GetPorts() {
+					clusters[fmt.Sprintf("outbound|%d||%s", p.GetNumber(), h)] = o.Ref()
+				}
+			}
+		}
+	}
+	return clusters
 }
 
 // checkWasmPlugin applies what svcauth needs from a WasmPlugin; it is shared
@@ -230,29 +240,190 @@ func keys(m map[string]string) []string {
 	return out
 }
 
-func TestIssuerDeployment(t *testing.T) {
-	objs := all(manifests(t))
-	byKind := map[string]map[string]kubecheck.Object{}
-	for _, o := range objs {
-		if byKind[o.Kind] == nil {
-			byKind[o.Kind] = map[string]kubecheck.Object{}
+// issuerFiles are the alternative manifests of the issuer: apply one of
+// them. Both define the Deployment and the Service svcauth/svcauth-issuer,
+// so each is checked with the files they share (the Secrets, the
+// DestinationRule) and without the other.
+var issuerFiles = []string{"issuer.yaml", "issuer-postgres.yaml"}
+
+// index is a set of manifests by kind, then "namespace/name".
+type index map[string]map[string]kubecheck.Object
+
+func (ix index) objects() []kubecheck.Object {
+	var out []kubecheck.Object
+	for _, byName := range ix {
+		for _, o := range byName {
+			out = append(out, o)
 		}
-		byKind[o.Kind][o.Meta.Namespace+"/"+o.Meta.Name] = o
 	}
-	dep, ok := byKind["Deployment"]["svcauth/svcauth-issuer"]
+	return out
+}
+
+func (ix index) get(kind, ns, name string) (kubecheck.Object, bool) {
+	o, ok := ix[kind][ns+"/"+name]
+	return o, ok
+}
+
+// variant indexes what is applied with the issuer manifest file: that file
+// and every file that is not another issuer variant. An object defined
+// twice is an error: the second apply would overwrite the first.
+func variant(t *testing.T, m map[string][]kubecheck.Object, file string) index {
+	t.Helper()
+	if _, ok := m[file]; !ok {
+		t.Fatalf("no %s", file)
+	}
+	files := make([]string, 0, len(m))
+	for f := range m {
+		if f == file || !slices.Contains(issuerFiles, f) {
+			files = append(files, f)
+		}
+	}
+	slices.Sort(files)
+	ix, from := index{}, map[string]string{}
+	for _, f := range files {
+		for _, o := range m[f] {
+			if ix[o.Kind] == nil {
+				ix[o.Kind] = map[string]kubecheck.Object{}
+			}
+			key := o.Meta.Namespace + "/" + o.Meta.Name
+			if prev, dup := from[o.Kind+" "+key]; dup {
+				t.Errorf("%s is in %s and %s", o.Ref(), prev, f)
+			}
+			from[o.Kind+" "+key] = f
+			ix[o.Kind][key] = o
+		}
+	}
+	return ix
+}
+
+// TestIssuerVariants: every file that defines the issuer's Deployment is
+// one of issuerFiles (so it gets checked, and alone), and each defines it.
+func TestIssuerVariants(t *testing.T) {
+	m := manifests(t)
+	defines := map[string]bool{}
+	for f, objs := range m {
+		for _, o := range objs {
+			if o.Kind == "Deployment" && o.Meta.Namespace == "svcauth" && o.Meta.Name == "svcauth-issuer" {
+				defines[f] = true
+			}
+		}
+	}
+	for f := range defines {
+		if !slices.Contains(issuerFiles, f) {
+			t.Errorf("%s defines the issuer's Deployment but is not in issuerFiles", f)
+		}
+	}
+	for _, f := range issuerFiles {
+		if !defines[f] {
+			t.Errorf("%s does not define Deployment svcauth/svcauth-issuer", f)
+		}
+	}
+}
+
+// issuer is the issuer's Deployment in a variant, its container and its
+// --flag=value arguments.
+type issuer struct {
+	obj   kubecheck.Object
+	d     *appsv1.Deployment
+	c     corev1.Container
+	flags map[string]string
+}
+
+func issuerOf(t *testing.T, ix index) issuer {
+	t.Helper()
+	o, ok := ix.get("Deployment", "svcauth", "svcauth-issuer")
 	if !ok {
 		t.Fatal("no Deployment svcauth/svcauth-issuer")
 	}
-	d := dep.Value.(*appsv1.Deployment)
-	ns := dep.Meta.Namespace
-	if _, ok := byKind["Namespace"]["/"+ns]; !ok {
-		t.Errorf("no Namespace %s", ns)
+	d := o.Value.(*appsv1.Deployment)
+	if n := len(d.Spec.Template.Spec.Containers); n != 1 {
+		t.Fatalf("%d containers, want the issuer alone (Istio adds its sidecar)", n)
 	}
+	c := d.Spec.Template.Spec.Containers[0]
+	flags := map[string]string{}
+	for _, a := range c.Args {
+		if k, v, ok := strings.Cut(strings.TrimPrefix(a, "--"), "="); ok && strings.HasPrefix(a, "--") {
+			flags[k] = v
+		}
+	}
+	return issuer{obj: o, d: d, c: c, flags: flags}
+}
+
+// writable names the writable volume mount of c that holds path.
+func writable(c corev1.Container, path string) (string, bool) {
+	for _, m := range c.VolumeMounts {
+		if !m.ReadOnly && (path == m.MountPath || strings.HasPrefix(path, m.MountPath+"/")) {
+			return m.Name, true
+		}
+	}
+	return "", false
+}
+
+// secretValue is the value of key in Secret ns/name of ix.
+func secretValue(ix index, ns, name, key string) (string, bool) {
+	o, ok := ix.get("Secret", ns, name)
+	if !ok {
+		return "", false
+	}
+	s := o.Value.(*corev1.Secret)
+	if v, ok := s.StringData[key]; ok {
+		return v, true
+	}
+	v, ok := s.Data[key]
+	return string(v), ok
+}
+
+// TestIssuerDeployment applies the rules every issuer variant follows.
+func TestIssuerDeployment(t *testing.T) {
+	m := manifests(t)
+	for _, f := range issuerFiles {
+		t.Run(f, func(t *testing.T) { checkIssuer(t, variant(t, m, f)) })
+	}
+}
+
+// TestIssuerSQLite: issuer.yaml runs one writer of one SQLite file on a
+// PersistentVolumeClaim.
+func TestIssuerSQLite(t *testing.T) {
+	ix := variant(t, manifests(t), "issuer.yaml")
+	is := issuerOf(t, ix)
+	d := is.d
 	if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
 		t.Error("replicas must be 1: the state is one SQLite file")
 	}
 	if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
 		t.Error("strategy must be Recreate: two pods must never write the SQLite file")
+	}
+	db := is.flags["db"]
+	if db == "" {
+		t.Fatal("no --db flag")
+	}
+	vol, ok := writable(is.c, filepath.Dir(db))
+	if !ok {
+		t.Errorf("--db %s is not on a writable volume", db)
+	}
+	ns := is.obj.Meta.Namespace
+	var v corev1.Volume
+	for _, pv := range d.Spec.Template.Spec.Volumes {
+		if pv.Name == vol {
+			v = pv
+		}
+	}
+	if v.PersistentVolumeClaim == nil {
+		t.Errorf("the database volume %q must be a PersistentVolumeClaim", vol)
+	} else if _, ok := ix.get("PersistentVolumeClaim", ns, v.PersistentVolumeClaim.ClaimName); !ok {
+		t.Errorf("no PersistentVolumeClaim %s", v.PersistentVolumeClaim.ClaimName)
+	}
+}
+
+// checkIssuer: the issuer runs non-root on a read-only root filesystem with
+// its writable paths on volumes, probes and resources, its keys from
+// Secrets of the manifests, behind the Service the WasmPlugins name.
+func checkIssuer(t *testing.T, ix index) {
+	is := issuerOf(t, ix)
+	d, c, flags := is.d, is.c, is.flags
+	ns := is.obj.Meta.Namespace
+	if _, ok := ix.get("Namespace", "", ns); !ok {
+		t.Errorf("no Namespace %s", ns)
 	}
 	for k, v := range d.Spec.Selector.MatchLabels {
 		if d.Spec.Template.Labels[k] != v {
@@ -261,7 +432,7 @@ func TestIssuerDeployment(t *testing.T) {
 	}
 	pod := d.Spec.Template.Spec
 	if sa := pod.ServiceAccountName; sa != "" {
-		if _, ok := byKind["ServiceAccount"][ns+"/"+sa]; !ok {
+		if _, ok := ix.get("ServiceAccount", ns, sa); !ok {
 			t.Errorf("no ServiceAccount %s", sa)
 		}
 	}
@@ -269,10 +440,6 @@ func TestIssuerDeployment(t *testing.T) {
 	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
 		t.Error("the pod must set runAsNonRoot: true and a non-zero runAsUser")
 	}
-	if len(pod.Containers) != 1 {
-		t.Fatalf("%d containers, want the issuer alone (Istio adds its sidecar)", len(pod.Containers))
-	}
-	c := pod.Containers[0]
 	sc := c.SecurityContext
 	if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
 		t.Error("readOnlyRootFilesystem must be true")
@@ -297,80 +464,42 @@ func TestIssuerDeployment(t *testing.T) {
 	}
 	probe(c.LivenessProbe, "/healthz", "liveness")
 	probe(c.ReadinessProbe, "/readyz", "readiness")
+	probe(c.StartupProbe, "/healthz", "startup")
 
-	// Flags: the database and every other path the issuer writes must be on
-	// a mounted, writable volume (the root filesystem is read-only).
-	flags := map[string]string{}
-	for _, a := range c.Args {
-		if k, v, ok := strings.Cut(strings.TrimPrefix(a, "--"), "="); ok && strings.HasPrefix(a, "--") {
-			flags[k] = v
-		}
-	}
-	if c.Args[0] != "serve" {
+	if len(c.Args) == 0 || c.Args[0] != "serve" {
 		t.Errorf("args must start with serve, got %q", c.Args)
 	}
-	mounts := map[string]corev1.VolumeMount{}
-	for _, m := range c.VolumeMounts {
-		mounts[m.Name] = m
-	}
-	writable := func(path string) (string, bool) {
-		for _, m := range c.VolumeMounts {
-			if !m.ReadOnly && (path == m.MountPath || strings.HasPrefix(path, m.MountPath+"/")) {
-				return m.Name, true
-			}
-		}
-		return "", false
-	}
-	db := flags["db"]
-	if db == "" {
-		t.Fatal("no --db flag")
-	}
-	vol, ok := writable(filepath.Dir(db))
-	if !ok {
-		t.Errorf("--db %s is not on a writable volume", db)
-	}
-	if _, ok := writable("/tmp"); !ok {
-		t.Error("/tmp must be a writable volume (SQLite temporary files)")
+	if _, ok := writable(c, "/tmp"); !ok {
+		t.Error("/tmp must be a writable volume (the root filesystem is read-only)")
 	}
 	volumes := map[string]corev1.Volume{}
 	for _, v := range pod.Volumes {
 		volumes[v.Name] = v
 	}
-	for name := range mounts {
-		if _, ok := volumes[name]; !ok {
-			t.Errorf("volume mount %s has no volume", name)
+	for _, m := range c.VolumeMounts {
+		if _, ok := volumes[m.Name]; !ok {
+			t.Errorf("volume mount %s has no volume", m.Name)
 		}
-	}
-	if v := volumes[vol]; v.PersistentVolumeClaim == nil {
-		t.Errorf("the database volume %q must be a PersistentVolumeClaim", vol)
-	} else if _, ok := byKind["PersistentVolumeClaim"][ns+"/"+v.PersistentVolumeClaim.ClaimName]; !ok {
-		t.Errorf("no PersistentVolumeClaim %s", v.PersistentVolumeClaim.ClaimName)
 	}
 
 	// Secrets: the master key from the environment, the admin key as a file,
 	// both from a Secret of the manifests with those keys.
 	secretHas := func(name, key string) bool {
-		o, ok := byKind["Secret"][ns+"/"+name]
-		if !ok {
-			return false
-		}
-		s := o.Value.(*corev1.Secret)
-		_, inData := s.Data[key]
-		_, inString := s.StringData[key]
-		return inData || inString
+		_, ok := secretValue(ix, ns, name, key)
+		return ok
 	}
 	master := false
 	for _, e := range c.Env {
-		if e.Name == "SVCAUTH_MASTER_KEY" {
+		if e.Name == issuerkeys.EnvMasterKey {
 			ref := e.ValueFrom
 			if ref == nil || ref.SecretKeyRef == nil || !secretHas(ref.SecretKeyRef.Name, ref.SecretKeyRef.Key) {
-				t.Error("SVCAUTH_MASTER_KEY must come from a Secret of the manifests")
+				t.Errorf("%s must come from a Secret of the manifests", issuerkeys.EnvMasterKey)
 			}
 			master = true
 		}
 	}
 	if !master {
-		t.Error("no SVCAUTH_MASTER_KEY: the issuer would try to create a master key file on the read-only root")
+		t.Errorf("no %s: the issuer would try to create a master key file on the read-only root", issuerkeys.EnvMasterKey)
 	}
 	adminFile := flags["admin-key-file"]
 	if adminFile == "" {
@@ -398,7 +527,7 @@ func TestIssuerDeployment(t *testing.T) {
 
 	// The Service selects the pods and names its port for Istio's protocol
 	// detection; the DestinationRule is for the Service's host.
-	svcObj, ok := byKind["Service"][ns+"/svcauth-issuer"]
+	svcObj, ok := ix.get("Service", ns, "svcauth-issuer")
 	if !ok {
 		t.Fatal("no Service svcauth/svcauth-issuer")
 	}
@@ -416,8 +545,17 @@ func TestIssuerDeployment(t *testing.T) {
 			t.Errorf("Service port %d targets %s", p.Port, p.TargetPort.String())
 		}
 	}
+	// With this variant alone, the WasmPlugins' issuer clusters exist.
+	clusters := clustersOf(ix.objects())
+	for _, o := range ix.objects() {
+		if wp, ok := o.Value.(*extensionsv1alpha1.WasmPlugin); ok {
+			if c := parsePluginConfig(t, wp).Issuer.Cluster; clusters[c] == "" {
+				t.Errorf("%s: issuer.cluster %q is not a cluster of this variant (have %v)", o.Ref(), c, keys(clusters))
+			}
+		}
+	}
 	host := "svcauth-issuer." + ns + ".svc.cluster.local"
-	dr, ok := byKind["DestinationRule"][ns+"/svcauth-issuer"]
+	dr, ok := ix.get("DestinationRule", ns, "svcauth-issuer")
 	if !ok {
 		t.Fatal("no DestinationRule for the issuer")
 	}

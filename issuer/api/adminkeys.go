@@ -18,7 +18,9 @@ import (
 // has none, it stores the hash of adopt (a key read from a file, when it is
 // not empty) or of a fresh key, under the name "initial", and returns that
 // key with generated true when it is fresh. When admin keys exist it
-// returns "" and does nothing.
+// returns "" and does nothing; so it does when another replica stored the
+// initial key between the check and the write (replicas starting together
+// on an empty database: exactly one of them generates and prints the key).
 func EnsureInitialAdminKey(ctx context.Context, store storage.Storage, kr *keys.Keyring, now time.Time, adopt string) (key string, generated bool, err error) {
 	existing, err := store.ListAdminKeys(ctx)
 	if err != nil {
@@ -35,6 +37,11 @@ func EnsureInitialAdminKey(ctx context.Context, store storage.Storage, kr *keys.
 	}
 	k := domain.AdminKey{ID: domain.NewID(), Name: domain.InitialAdminKeyName, Hash: kr.HashAdminKey(key), CreatedAt: now.UTC()}
 	if err := store.CreateAdminKey(ctx, k); err != nil {
+		if errors.Is(err, storage.ErrAlreadyExists) {
+			// Another replica starting at the same moment on the same
+			// (PostgreSQL) database created it first, and prints it.
+			return "", false, nil
+		}
 		return "", false, err
 	}
 	_, err = store.AppendAudit(ctx, domain.AuditEvent{Time: now.UTC(), Event: domain.EventAdminKeyAdded, Actor: domain.ActorSystem,

@@ -52,3 +52,50 @@ func TestSameTokenNameOnTwoReplicasAtOnce(t *testing.T) {
 		t.Fatalf("%d tokens for %d names", n, rounds)
 	}
 }
+
+// TestReplicasStartingTogetherCreateOneAdminKey: four replicas starting at
+// once on an empty database: one generates the initial admin key, the
+// others find it, and none fails (a failure would crash-loop a pod).
+func TestReplicasStartingTogetherCreateOneAdminKey(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	reps := make([]*replica, 4)
+	for i := range reps {
+		reps[i] = startReplica(t, dsn, false)
+	}
+	type result struct {
+		key       string
+		generated bool
+		err       error
+	}
+	results := make([]result, len(reps))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, r := range reps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			k, g, err := api.EnsureInitialAdminKey(context.Background(), r.db, testenv.Keyring(t, 42), time.Now(), "")
+			results[i] = result{k, g, err}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	generated := 0
+	var key string
+	for i, r := range results {
+		if r.err != nil {
+			t.Fatalf("replica %d: %v", i, r.err)
+		}
+		if r.generated {
+			generated++
+			key = r.key
+		}
+	}
+	if generated != 1 {
+		t.Fatalf("%d replicas generated an initial admin key, want 1", generated)
+	}
+	if code := reps[3].call(t, "GET", "/v1/service-tokens", key, nil, nil); code != 200 {
+		t.Fatalf("the generated key on another replica: %d", code)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
+	meshv1alpha1 "istio.io/api/mesh/v1alpha1"
 	networkingv1 "istio.io/api/networking/v1"
 	securityv1 "istio.io/api/security/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -223,4 +224,27 @@ func PluginConfigJSON(wp *extensionsv1alpha1.WasmPlugin) ([]byte, error) {
 		return nil, errors.New("spec.pluginConfig is empty")
 	}
 	return protojson.Marshal(wp.GetPluginConfig())
+}
+
+// ProxyConfigAnnotation is the pod annotation by which a workload overrides
+// its sidecar's ProxyConfig (a YAML document).
+const ProxyConfigAnnotation = "proxy.istio.io/config"
+
+// ProxyConfig decodes a pod's ProxyConfigAnnotation strictly into Istio's
+// ProxyConfig: nil without the annotation. The API server takes any string
+// there: a misspelt field would otherwise surface only at sidecar injection.
+func ProxyConfig(annotations map[string]string) (*meshv1alpha1.ProxyConfig, error) {
+	v, ok := annotations[ProxyConfigAnnotation]
+	if !ok {
+		return nil, nil
+	}
+	js, err := yaml.YAMLToJSONStrict([]byte(v))
+	if err != nil {
+		return nil, fmt.Errorf("%s: YAML: %w", ProxyConfigAnnotation, err)
+	}
+	pc := &meshv1alpha1.ProxyConfig{}
+	if err := (protojson.UnmarshalOptions{}).Unmarshal(js, pc); err != nil {
+		return nil, fmt.Errorf("%s: %w", ProxyConfigAnnotation, err)
+	}
+	return pc, nil
 }
