@@ -16,6 +16,7 @@ func sqliteTables(ctx context.Context, tx *sql.Tx) (map[string][]string, error) 
 	if err != nil {
 		return nil, err
 	}
+	defer rows.Close()
 	return tableColumns(rows)
 }
 
@@ -30,19 +31,19 @@ func postgresTables(ctx context.Context, tx pgx.Tx) (map[string][]string, error)
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[string][]string{}
-	for rows.Next() {
-		var table, column string
-		if err := rows.Scan(&table, &column); err != nil {
-			return nil, err
-		}
-		out[table] = append(out[table], column)
-	}
-	return out, rows.Err()
+	return tableColumns(rows)
 }
 
-func tableColumns(rows *sql.Rows) (map[string][]string, error) {
-	defer rows.Close()
+// rowScanner is what database/sql's and pgx's rows have in common.
+type rowScanner interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// tableColumns reads (table, column) rows into columns per table, in the
+// rows' order.
+func tableColumns(rows rowScanner) (map[string][]string, error) {
 	out := map[string][]string{}
 	for rows.Next() {
 		var table, column string
