@@ -4,13 +4,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/svcauth/svcauth/issuer/apiv1"
-	"github.com/svcauth/svcauth/issuer/storage/postgres/pgtest"
 )
 
 // snapshot is what an operator sees of an issuer's state through its API.
@@ -76,13 +74,8 @@ func TestMigrateStoreSQLiteToPostgres(t *testing.T) {
 		t.Fatalf("the SQLite issuer exited %d", code)
 	}
 
-	u, err := url.Parse(pgtest.DSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
 	const password = "pw-never-printed-91c2"
-	u.User = url.UserPassword(u.User.Username(), password) // the test server trusts loopback: it is ignored
-	dsn := u.String()
+	dsn := dsnWithPassword(t, password)
 	m := &testEnv{t: t, env: map[string]string{}}
 	r := m.ok(nil, "migrate-store", "--from", "sqlite:"+dbFile, "--to", dsn)
 	for _, want := range []string{"service_tokens", "audit_events", "app_keys", "retired_client_ids"} {

@@ -244,7 +244,7 @@ func (a *app) serve(ctx context.Context, o serveOptions, level slog.Level) error
 		ln.Close()
 		return err
 	}
-	dashboard, err := ui.New(ui.Config{API: srv, Authenticate: srv.AuthenticateAdminKey, Logger: log, Istio: &ui.Istio{
+	dashboard, err := ui.New(ui.Config{API: srv, Authenticate: srv.AuthenticateAdminKey, Sessions: store, Logger: log, Istio: &ui.Istio{
 		Cluster:   IstioCluster(IstioIssuerHost, IstioIssuerPort),
 		Authority: fmt.Sprintf("%s:%d", IstioIssuerHost, IstioIssuerPort),
 		Render: func(app apiv1.App, cfg json.RawMessage) ([]byte, error) {

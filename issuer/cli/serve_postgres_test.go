@@ -11,19 +11,27 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
+// dsnWithPassword is a fresh test database's DSN with password in it: the
+// test server trusts loopback and ignores it, so tests can check that the
+// password is never printed.
+func dsnWithPassword(t *testing.T, password string) string {
+	t.Helper()
+	u, err := url.Parse(pgtest.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(u.User.Username(), password)
+	return u.String()
+}
+
 // TestServeOnPostgres: two `svcauth serve` replicas on one PostgreSQL
 // database, the DSN (with a password) given in $SVCAUTH_DB: a token and an
 // app created through one replica exchange through the other, and neither
 // replica logs the password.
 func TestServeOnPostgres(t *testing.T) {
-	u, err := url.Parse(pgtest.DSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
 	const password = "pw-never-logged-7f3a"
-	u.User = url.UserPassword(u.User.Username(), password) // the test server trusts loopback: it is ignored
 	dir := t.TempDir()
-	env := map[string]string{EnvDB: u.String(), "SVCAUTH_MASTER_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="}
+	env := map[string]string{EnvDB: dsnWithPassword(t, password), "SVCAUTH_MASTER_KEY": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="}
 	a := startServe(t, env, "--master-key-file", dir+"/unused.key")
 	b := startServe(t, env, "--master-key-file", dir+"/unused.key")
 	if a.adminKey == "" || b.adminKey != "" {

@@ -1,5 +1,5 @@
 // Package storage defines how the issuer keeps its state. Every backend
-// (SQLite today, PostgreSQL later) implements Storage and must pass the
+// (SQLite and PostgreSQL) implements Storage and must pass the
 // suite in storage/conformance.
 package storage
 
@@ -94,6 +94,8 @@ type Storage interface {
 
 	// App key ring and filter sync (see SyncStorage).
 	SyncStorage
+	// Dashboard sign-in sessions (see UISessionStorage).
+	UISessionStorage
 }
 
 // SyncStorage is the part of Storage behind key rotation and filter sync.

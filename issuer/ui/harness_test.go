@@ -20,11 +20,13 @@ import (
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/internal/logbuf"
 	"github.com/svcauth/svcauth/issuer/internal/testenv"
+	"github.com/svcauth/svcauth/issuer/storage"
 	"github.com/svcauth/svcauth/issuer/ui"
 )
 
 // harness is an issuer API on a fresh SQLite file with the dashboard in
 // front of it, mounted as svcauth serve mounts it, and a settable clock.
+// Several harnesses on one database are replicas (newHarnessOn).
 type harness struct {
 	t        *testing.T
 	api      *api.Server
@@ -37,10 +39,18 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessOn(t, testenv.SQLite(t), testenv.NewClock(time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)), nil)
+}
+
+// newHarnessOn is newHarness on store, with clock, and with sessions as
+// the dashboard's session store (nil: store). Harnesses on one database
+// are replicas of one issuer (one master key); only the first to start
+// gets adminKey, the others must be given it.
+func newHarnessOn(t *testing.T, store storage.Storage, clock *testenv.Clock, sessions storage.UISessionStorage) *harness {
+	t.Helper()
 	ctx := context.Background()
-	store := testenv.SQLite(t)
 	kr := testenv.Keyring(t, 7)
-	h := &harness{t: t, logs: &logbuf.Buffer{}, Clock: testenv.NewClock(time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC))}
+	h := &harness{t: t, logs: &logbuf.Buffer{}, Clock: clock}
 	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var err error
 	h.api, err = api.New(api.Config{Storage: store, Keys: kr, IssuerURL: "https://issuer.test", Logger: log, Now: h.Now})
@@ -51,6 +61,9 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if sessions == nil {
+		sessions = store
+	}
 	istio := &ui.Istio{Cluster: "outbound|8081||issuer.test", Authority: "issuer.test:8081",
 		Render: func(app apiv1.App, cfg json.RawMessage) ([]byte, error) {
 			if app.Name == "no-istio" {
@@ -58,7 +71,7 @@ func newHarness(t *testing.T) *harness {
 			}
 			return []byte("kind: WasmPlugin\nname: svcauth-" + app.Name + "\npluginConfig: " + string(cfg) + "\n"), nil
 		}}
-	dash, err := ui.New(ui.Config{API: h.api, Authenticate: h.api.AuthenticateAdminKey, Logger: log, Now: h.Now,
+	dash, err := ui.New(ui.Config{API: h.api, Authenticate: h.api.AuthenticateAdminKey, Sessions: sessions, Logger: log, Now: h.Now,
 		IdleTimeout: 30 * time.Minute, MaxAge: 12 * time.Hour, Istio: istio})
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,14 @@
 package ui
 
 import (
+	"context"
 	"crypto/tls"
+	"log/slog"
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/svcauth/svcauth/issuer/internal/testenv"
 )
 
 func TestRelative(t *testing.T) {
@@ -69,44 +73,84 @@ func TestOnLoopback(t *testing.T) {
 }
 
 func TestSessionStoreBounds(t *testing.T) {
+	ctx := context.Background()
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	st := newSessionStore(func() time.Time { return now }, time.Hour, 2*time.Hour, 2)
-	a, _ := st.create("k1", "a")
-	now = now.Add(time.Second)
-	b, _ := st.create("k2", "b")
-	now = now.Add(time.Second)
-	if _, ok := st.get(a); !ok {
+	st := newSessionStore(testenv.SQLite(t), slog.New(slog.DiscardHandler), func() time.Time { return now }, time.Hour, 2*time.Hour, 2)
+	create := func(key, actor string) string {
+		t.Helper()
+		v, err := st.create(ctx, key, actor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	get := func(v string) (sessionView, bool) {
+		t.Helper()
+		s, ok, err := st.get(ctx, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, ok
+	}
+	// Minutes apart: recency is recorded to within touchEvery.
+	a := create("k1", "a")
+	now = now.Add(2 * time.Minute)
+	b := create("k2", "b")
+	now = now.Add(2 * time.Minute)
+	if _, ok := get(a); !ok {
 		t.Fatal("session a")
 	}
-	now = now.Add(time.Second)
-	c, _ := st.create("k3", "c") // evicts b, the least recently used
-	if _, ok := st.get(b); ok {
+	now = now.Add(2 * time.Minute)
+	c := create("k3", "c") // evicts b, the least recently used
+	if _, ok := get(b); ok {
 		t.Fatal("b should have been evicted")
 	}
 	for _, v := range []string{a, c} {
-		if _, ok := st.get(v); !ok {
+		if _, ok := get(v); !ok {
 			t.Fatal("live session lost")
 		}
 	}
-	sa, _ := st.get(a)
+	sa, _ := get(a)
+	if sa.adminKey != "k1" || sa.Actor != "a" || sa.CSRF == "" {
+		t.Fatalf("session a opened as %+v", sa)
+	}
+	put := func() string {
+		t.Helper()
+		id, err := st.putSecret(ctx, sa, oneTime{ClientSecret: "s"})
+		if err != nil || id == "" {
+			t.Fatalf("putSecret: %q, %v", id, err)
+		}
+		return id
+	}
+	take := func(id string) bool {
+		t.Helper()
+		o, ok, err := st.takeSecret(ctx, sa, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok && o.ClientSecret != "s" {
+			t.Fatalf("slot opened as %+v", o)
+		}
+		return ok
+	}
 	var slots []string
 	for i := 0; i < maxSlotsPerSession+2; i++ {
-		slots = append(slots, st.putSecret(sa.key, oneTime{ClientSecret: "s"}))
+		slots = append(slots, put())
 		now = now.Add(time.Millisecond)
 	}
-	if _, ok := st.takeSecret(sa.key, slots[0]); ok {
+	if take(slots[0]) {
 		t.Fatal("the oldest slot should have been dropped")
 	}
 	last := slots[len(slots)-1]
-	if _, ok := st.takeSecret(sa.key, last); !ok {
+	if !take(last) {
 		t.Fatal("newest slot")
 	}
-	if _, ok := st.takeSecret(sa.key, last); ok {
+	if take(last) {
 		t.Fatal("a slot read twice")
 	}
-	id := st.putSecret(sa.key, oneTime{ClientSecret: "s"})
+	id := put()
 	now = now.Add(slotTTL)
-	if _, ok := st.takeSecret(sa.key, id); ok {
+	if take(id) {
 		t.Fatal("an expired slot was shown")
 	}
 }

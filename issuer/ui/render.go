@@ -72,7 +72,13 @@ type view struct {
 func (h *Handler) view(r *http.Request, s sessionView, title, nav string) *view {
 	v := &view{Title: title, Nav: nav, Actor: s.Actor, CSRF: s.CSRF, CSS: h.assets.url("app.css"), JS: h.assets.url("app.js"), Icon: h.assets.url("icon.svg")}
 	if s.key != "" {
-		v.Flash = h.sessions.takeFlash(s.key)
+		f, err := h.sessions.takeFlash(r.Context(), s)
+		if err != nil {
+			// The page is still worth showing; the message stays stored
+			// unless the failure came after its deletion.
+			h.log.Warn("dashboard: the session store is unavailable; the page's message is not shown", "request_id", requestID(r), "err", err)
+		}
+		v.Flash = f
 	}
 	return v
 }
@@ -104,10 +110,27 @@ type errorData struct {
 }
 
 func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
-	s, _ := h.sessions.get(cookieValue(r, sessionCookie))
+	// The session only decides the page's header (who is signed in): a
+	// store failure shows it signed out, with the error the page is about.
+	s, _, _ := h.sessions.get(r.Context(), cookieValue(r, sessionCookie))
+	h.renderErrorAs(w, r, s, status, heading, message)
+}
+
+func (h *Handler) renderErrorAs(w http.ResponseWriter, r *http.Request, s sessionView, status int, heading, message string) {
 	v := h.view(r, s, heading, "")
 	v.Data = errorData{Heading: heading, Message: message}
 	h.render(w, r, status, "error", v)
+}
+
+// storeUnavailable answers 503 when the session store (the database)
+// failed: the browser may well be signed in, so this is not a sign-out and
+// the cookie stays. next says what happened to the request and what to do.
+func (h *Handler) storeUnavailable(w http.ResponseWriter, r *http.Request, err error, next string) {
+	h.log.Error("dashboard: the session store is unavailable", "request_id", requestID(r), "path", r.URL.Path, "err", err)
+	w.Header().Set("Retry-After", "5")
+	h.renderErrorAs(w, r, sessionView{}, http.StatusServiceUnavailable, "Session store unavailable",
+		"The dashboard's session store is unavailable: the issuer cannot reach its database. "+next+
+			" Details are in the issuer's log (request "+requestID(r)+").")
 }
 
 func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request, message string) {
@@ -152,7 +175,10 @@ func formError(err error) string {
 // (POST-redirect-GET).
 func (h *Handler) done(w http.ResponseWriter, r *http.Request, s sessionView, kind, message, target string) {
 	if message != "" {
-		h.sessions.setFlash(s.key, kind, message)
+		if err := h.sessions.setFlash(r.Context(), s, kind, message); err != nil {
+			// What the POST did is done; only its message is lost.
+			h.log.Warn("dashboard: the session store is unavailable; an action's message is lost", "request_id", requestID(r), "err", err)
+		}
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }

@@ -1,15 +1,10 @@
 package ui
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -21,202 +16,6 @@ const (
 	// exists (double submit).
 	loginCookie = "svcauth_ui_login"
 )
-
-// Bounds of one-time secret slots.
-const (
-	maxSlotsPerSession = 8
-	slotTTL            = 15 * time.Minute
-)
-
-// session is one signed-in browser. It lives only in memory.
-type session struct {
-	key      string // sha256 of the cookie value, the map key
-	adminKey string // used as the bearer key of the session's API calls
-	actor    string // the admin key's name
-	csrf     string
-	created  time.Time
-	lastUsed time.Time
-	flash    *flash
-	slots    map[string]*oneTime
-}
-
-// flash is a message shown once on the next page.
-type flash struct {
-	Kind    string // "success" or "error"
-	Message string
-}
-
-// oneTime is a client secret waiting to be shown once.
-type oneTime struct {
-	TokenID      string
-	TokenName    string
-	ClientID     string
-	ClientSecret string
-	Rotated      bool
-	// PreviousUntil is when the rotated-out secret stops working (nil:
-	// it already has).
-	PreviousUntil *time.Time
-	created       time.Time
-}
-
-// sessionView is a copy of a session's fields for one request.
-type sessionView struct {
-	key      string
-	adminKey string
-	Actor    string
-	CSRF     string
-}
-
-type sessionStore struct {
-	mu          sync.Mutex
-	now         func() time.Time
-	idle        time.Duration
-	maxAge      time.Duration
-	maxSessions int
-	byKey       map[string]*session
-}
-
-func newSessionStore(now func() time.Time, idle, maxAge time.Duration, maxSessions int) *sessionStore {
-	return &sessionStore{now: now, idle: idle, maxAge: maxAge, maxSessions: maxSessions, byKey: map[string]*session{}}
-}
-
-func randomToken() string {
-	var b [32]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-func hashCookie(v string) string {
-	sum := sha256.Sum256([]byte(v))
-	return hex.EncodeToString(sum[:])
-}
-
-func (st *sessionStore) expired(s *session, now time.Time) bool {
-	return now.Sub(s.lastUsed) >= st.idle || now.Sub(s.created) >= st.maxAge
-}
-
-// create starts a session and returns its cookie value.
-func (st *sessionStore) create(adminKey, actor string) (string, time.Time) {
-	value := randomToken()
-	now := st.now()
-	s := &session{key: hashCookie(value), adminKey: adminKey, actor: actor, csrf: randomToken(), created: now, lastUsed: now,
-		slots: map[string]*oneTime{}}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	for k, old := range st.byKey {
-		if st.expired(old, now) {
-			delete(st.byKey, k)
-		}
-	}
-	for len(st.byKey) >= st.maxSessions {
-		var lru *session
-		for _, old := range st.byKey {
-			if lru == nil || old.lastUsed.Before(lru.lastUsed) {
-				lru = old
-			}
-		}
-		delete(st.byKey, lru.key)
-	}
-	st.byKey[s.key] = s
-	return value, now.Add(st.maxAge)
-}
-
-// get returns the live session of cookie value v and marks it used.
-func (st *sessionStore) get(v string) (sessionView, bool) {
-	if v == "" {
-		return sessionView{}, false
-	}
-	k := hashCookie(v)
-	now := st.now()
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	s, ok := st.byKey[k]
-	if !ok {
-		return sessionView{}, false
-	}
-	if st.expired(s, now) {
-		delete(st.byKey, k)
-		return sessionView{}, false
-	}
-	s.lastUsed = now
-	return sessionView{key: s.key, adminKey: s.adminKey, Actor: s.actor, CSRF: s.csrf}, true
-}
-
-func (st *sessionStore) delete(key string) {
-	st.mu.Lock()
-	delete(st.byKey, key)
-	st.mu.Unlock()
-}
-
-func (st *sessionStore) setFlash(key, kind, message string) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if s, ok := st.byKey[key]; ok {
-		s.flash = &flash{Kind: kind, Message: message}
-	}
-}
-
-func (st *sessionStore) takeFlash(key string) *flash {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	s, ok := st.byKey[key]
-	if !ok {
-		return nil
-	}
-	f := s.flash
-	s.flash = nil
-	return f
-}
-
-// putSecret stores o for one showing and returns the slot's id, which is
-// a random handle (not the secret) valid only with this session.
-func (st *sessionStore) putSecret(key string, o oneTime) string {
-	id := randomToken()[:22]
-	now := st.now()
-	o.created = now
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	s, ok := st.byKey[key]
-	if !ok {
-		return ""
-	}
-	for k, old := range s.slots {
-		if now.Sub(old.created) >= slotTTL {
-			delete(s.slots, k)
-		}
-	}
-	for len(s.slots) >= maxSlotsPerSession {
-		var oldest string
-		for k, old := range s.slots {
-			if oldest == "" || old.created.Before(s.slots[oldest].created) {
-				oldest = k
-			}
-		}
-		delete(s.slots, oldest)
-	}
-	s.slots[id] = &o
-	return id
-}
-
-// takeSecret returns the slot's secret and empties the slot: a second call
-// finds nothing.
-func (st *sessionStore) takeSecret(key, id string) (oneTime, bool) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	s, ok := st.byKey[key]
-	if !ok {
-		return oneTime{}, false
-	}
-	o, ok := s.slots[id]
-	if !ok {
-		return oneTime{}, false
-	}
-	delete(s.slots, id)
-	if st.now().Sub(o.created) >= slotTTL {
-		return oneTime{}, false
-	}
-	return *o, true
-}
 
 // setCookie writes a dashboard cookie; maxAge < 0 deletes it.
 func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration) {
@@ -255,11 +54,17 @@ func validToken(got, want string) bool {
 type authedHandler func(w http.ResponseWriter, r *http.Request, s sessionView)
 
 // authed runs h with the request's session. Without one, GETs go to the
-// sign-in page (remembering the path) and other methods are refused. Every
-// POST must carry the session's CSRF token in the form field "csrf".
+// sign-in page (remembering the path) and other methods are refused; when
+// the session store cannot be read, the answer is 503 and the cookie stays
+// (the browser may well be signed in). Every POST must carry the session's
+// CSRF token in the form field "csrf".
 func (h *Handler) authed(next authedHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s, ok := h.sessions.get(cookieValue(r, sessionCookie))
+		s, ok, err := h.sessions.get(r.Context(), cookieValue(r, sessionCookie))
+		if err != nil {
+			h.storeUnavailable(w, r, err, "Nothing was changed. Try again in a moment.")
+			return
+		}
 		if !ok {
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				target := "/ui/login"
@@ -302,7 +107,12 @@ type loginData struct {
 }
 
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
-	if _, ok := h.sessions.get(cookieValue(r, sessionCookie)); ok {
+	_, ok, err := h.sessions.get(r.Context(), cookieValue(r, sessionCookie))
+	if err != nil {
+		h.storeUnavailable(w, r, err, "Signing in is not possible until it is back. Try again in a moment.")
+		return
+	}
+	if ok {
 		http.Redirect(w, r, "/ui/tokens", http.StatusSeeOther)
 		return
 	}
@@ -357,7 +167,12 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.renderLogin(w, r, http.StatusUnauthorized, "That admin key is not valid (or has been revoked).", next, "")
 		return
 	}
-	value, _ := h.sessions.create(key, name)
+	value, err := h.sessions.create(r.Context(), key, name)
+	if err != nil {
+		h.log.Error("dashboard: the session store is unavailable; sign-in failed", "request_id", requestID(r), "err", err)
+		h.renderLogin(w, r, http.StatusServiceUnavailable, "The dashboard's session store is unavailable, so you could not be signed in. Try again in a moment.", next, "")
+		return
+	}
 	setCookie(w, r, loginCookie, "", -1)
 	setCookie(w, r, sessionCookie, value, h.sessions.maxAge)
 	h.log.Info("dashboard: signed in", "request_id", requestID(r), "actor", name, "remote", r.RemoteAddr)
@@ -369,7 +184,10 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, s sessionView) {
-	h.sessions.delete(s.key)
+	if err := h.sessions.delete(r.Context(), s); err != nil {
+		h.storeUnavailable(w, r, err, "You are still signed in: the session could not be ended. Try Sign out again in a moment.")
+		return
+	}
 	setCookie(w, r, sessionCookie, "", -1)
 	h.log.Info("dashboard: signed out", "request_id", requestID(r), "actor", s.Actor)
 	http.Redirect(w, r, "/ui/login?signed_out=1", http.StatusSeeOther)
@@ -377,7 +195,11 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, s sessionView) 
 
 // endSession signs the browser out because its admin key stopped working.
 func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, s sessionView) {
-	h.sessions.delete(s.key)
+	if err := h.sessions.delete(r.Context(), s); err != nil {
+		// Its admin key no longer works, so the row serves nothing; it
+		// expires with the idle timeout.
+		h.log.Warn("dashboard: could not delete the session of a revoked admin key", "request_id", requestID(r), "err", err)
+	}
 	setCookie(w, r, sessionCookie, "", -1)
 	h.renderLogin(w, r, http.StatusUnauthorized, "Your admin key is no longer valid (it may have been revoked). Sign in with another key.", "", "")
 }

@@ -124,7 +124,19 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request, s sessionV
 // page that shows it once (POST-redirect-GET: the secret is never in a URL
 // and a reload of the page cannot show it again).
 func (h *Handler) showSecretOnce(w http.ResponseWriter, r *http.Request, s sessionView, o oneTime) {
-	slot := h.sessions.putSecret(s.key, o)
+	slot, err := h.sessions.putSecret(r.Context(), s, o)
+	if err != nil {
+		what := "created"
+		if o.Rotated {
+			what = "rotated"
+		}
+		h.log.Error("dashboard: the session store is unavailable; a new secret could not be kept for its page", "request_id", requestID(r), "token_id", o.TokenID, "err", err)
+		w.Header().Set("Retry-After", "5")
+		h.renderErrorAs(w, r, s, http.StatusServiceUnavailable, "Session store unavailable",
+			"The token "+o.TokenName+" was "+what+", but its new secret could not be kept for showing: the dashboard's session store is unavailable. "+
+				"Once it is back, rotate the token's secret to get a new one. Details are in the issuer's log (request "+requestID(r)+").")
+		return
+	}
 	if slot == "" {
 		h.renderError(w, r, http.StatusConflict, "Session ended", "Your session ended before the new secret could be shown. Sign in again and rotate the token "+o.TokenName+" to get a new secret.")
 		return
@@ -142,7 +154,11 @@ func (h *Handler) secretPage(w http.ResponseWriter, r *http.Request, s sessionVi
 	hd.Set("Cache-Control", "no-store, max-age=0")
 	hd.Set("Pragma", "no-cache")
 	hd.Set("Expires", "0")
-	o, ok := h.sessions.takeSecret(s.key, r.PathValue("slot"))
+	o, ok, err := h.sessions.takeSecret(r.Context(), s, r.PathValue("slot"))
+	if err != nil {
+		h.storeUnavailable(w, r, err, "The secret could not be fetched; reload this page in a moment. If it says the secret was already shown, rotate the token's secret.")
+		return
+	}
 	if !ok {
 		v := h.view(r, s, "Secret already shown", "tokens")
 		h.render(w, r, http.StatusGone, "secret_gone", v)

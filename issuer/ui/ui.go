@@ -3,10 +3,15 @@
 //
 // Pages are html/template files and static assets embedded in the binary
 // (no CDN; it works offline). Operators sign in with an admin key; the
-// dashboard keeps it in a server-side session (in memory: sessions are lost
-// when the issuer restarts) and performs every action by calling the
-// issuer's HTTP API handler in-process with that key, so validation, storage
-// and audit (with the admin key's name as actor) are exactly the API's.
+// dashboard keeps it in a server-side session and performs every action by
+// calling the issuer's HTTP API handler in-process with that key, so
+// validation, storage and audit (with the admin key's name as actor) are
+// exactly the API's.
+//
+// Sessions are stored in the issuer's database (Config.Sessions), so that
+// they survive a restart and work on whichever replica a request reaches;
+// the database holds only the cookie's hash and values sealed under a key
+// derived from the cookie (seal.go, sessionstore.go).
 //
 // Page and action handlers share one shape (fetch what the page shows, or
 // call one route, then render or redirect with a message); the data two
@@ -27,6 +32,7 @@ import (
 
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/internal/httpx"
+	"github.com/svcauth/svcauth/issuer/storage"
 )
 
 // Prefix is the path the dashboard is mounted under.
@@ -38,7 +44,8 @@ const (
 	DefaultMaxAge      = 12 * time.Hour
 )
 
-// Config holds a Handler's dependencies. API and Authenticate are required.
+// Config holds a Handler's dependencies. API, Authenticate and Sessions
+// are required.
 type Config struct {
 	// API is the issuer's HTTP API (an *api.Server). Every page reads and
 	// every action writes through it, authenticated with the session's
@@ -46,15 +53,19 @@ type Config struct {
 	API http.Handler
 	// Authenticate returns the name of a live admin key (sign-in).
 	Authenticate func(ctx context.Context, adminKey string) (string, error)
-	Logger       *slog.Logger
+	// Sessions keeps the sign-in sessions: the issuer's storage, which
+	// every replica shares. There is no in-memory fallback: sessions of one
+	// process would break behind a load balancer.
+	Sessions storage.UISessionStorage
+	Logger   *slog.Logger
 	// Now is the clock of session expiry.
 	Now func() time.Time
 	// IdleTimeout ends a session unused for this long; MaxAge ends any
 	// session this long after sign-in.
 	IdleTimeout time.Duration
 	MaxAge      time.Duration
-	// MaxSessions bounds the sessions kept in memory (default 1000); the
-	// least recently used goes first.
+	// MaxSessions bounds the sessions kept (default 1000): a sign-in
+	// beyond it ends the least recently used (as known to within a minute).
 	MaxSessions int
 	// Istio, when set, lets the filter configuration page show an Istio
 	// WasmPlugin as well as the Envoy JSON.
@@ -88,8 +99,8 @@ type Handler struct {
 // New returns a Handler with every template parsed: a template error fails
 // here, at start, not on the first request.
 func New(cfg Config) (*Handler, error) {
-	if cfg.API == nil || cfg.Authenticate == nil {
-		return nil, errors.New("ui: API and Authenticate are required")
+	if cfg.API == nil || cfg.Authenticate == nil || cfg.Sessions == nil {
+		return nil, errors.New("ui: API, Authenticate and Sessions are required")
 	}
 	h := &Handler{api: cfg.API, authenticate: cfg.Authenticate, log: cfg.Logger, now: cfg.Now, istio: cfg.Istio, mux: http.NewServeMux()}
 	if h.log == nil {
@@ -107,7 +118,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 1000
 	}
-	h.sessions = newSessionStore(h.now, cfg.IdleTimeout, cfg.MaxAge, cfg.MaxSessions)
+	h.sessions = newSessionStore(cfg.Sessions, h.log, h.now, cfg.IdleTimeout, cfg.MaxAge, cfg.MaxSessions)
 	var err error
 	if h.assets, err = loadAssets(); err != nil {
 		return nil, err

@@ -55,6 +55,10 @@ func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {
 		{"SecretGraceEnds", testSecretGraceEnds},
 		{"AppendAudits", testAppendAudits},
 		{"SizeBytesGrowsWithAudit", testSizeBytes},
+		{"UISessions", testUISessions},
+		{"UISessionPrune", testUISessionPrune},
+		{"UISessionItems", testUISessionItems},
+		{"UISessionItemTakenOnce", testUISessionItemTakenOnce},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -55,8 +55,8 @@ func TestReplicasMigrateOnce(t *testing.T) {
 	if err := dbs[0].SQL().QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n != 2 {
-		t.Fatalf("%d migration records, want one per migration (2)", n)
+	if n != 3 {
+		t.Fatalf("%d migration records, want one per migration (3)", n)
 	}
 }
 
