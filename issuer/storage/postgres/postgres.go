@@ -79,7 +79,7 @@ func Redact(dsn string) string {
 
 // Open connects to dsn and brings the schema up to date.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	cfg, err := poolConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %s: %w", Redact(dsn), scrub(err, dsn))
 	}
@@ -93,6 +93,25 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	db := stdlib.OpenDBFromPool(pool)
 	return &DB{DB: sqlstore.New(db, dialect), Pool: pool}, nil
+}
+
+// DefaultConnectTimeout bounds each new connection when the DSN sets no
+// connect_timeout: without one, a database host that drops packets would
+// hold a request (and its pool slot) until the kernel gives up, minutes
+// later, where the readiness probe and the callers want an answer.
+const DefaultConnectTimeout = 5 * time.Second
+
+// poolConfig parses dsn and applies svcauth's defaults to what it leaves
+// unset.
+func poolConfig(dsn string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
+	return cfg, nil
 }
 
 // Close closes the database and its pool.
