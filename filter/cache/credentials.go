@@ -12,7 +12,7 @@ import (
 
 // CredKey identifies a client id and secret pair without the secret: the
 // client id plus a 128-bit SipHash-2-4 of the secret, keyed with a key
-// derived from the application's key at plugin start. An entry is found only
+// derived from the proxy's random hash key (SharedHashKey) at plugin start. An entry is found only
 // under its exact client id and whole hash (Credentials, DecodeShared), so a
 // pair matches only a pair with the same id and a secret of the same hash.
 // SipHash is a keyed PRF: without the key nobody can find a secret that
@@ -27,11 +27,11 @@ type CredKey struct {
 // Hasher computes CredKeys.
 type Hasher struct{ k0, k1 uint64 }
 
-// NewHasher derives the SipHash key from an application key (the filter
-// uses its first configured key): the same in every VM of the proxy (the
-// shared table needs that) and unknown outside the filter and the issuer.
-func NewHasher(appKey []byte, audience string) Hasher {
-	m := hmac.New(sha256.New, appKey)
+// NewHasher derives the SipHash key of audience's cache from key (the
+// filter uses SharedHashKey's): the same in every VM of the proxy (the
+// shared table needs that) and unknown outside it.
+func NewHasher(key []byte, audience string) Hasher {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("svcauth/credential-cache/v2\n" + audience)) // v2: the hash is of the secret alone
 	sum := m.Sum(nil)
 	return Hasher{k0: binary.LittleEndian.Uint64(sum[0:8]), k1: binary.LittleEndian.Uint64(sum[8:16])}

@@ -92,7 +92,7 @@ func BenchmarkLogicCachedHeaderPair(b *testing.B) {
 	c := logicConfig(b)
 	tok, claims := logicJWT(b)
 	buf := headers.SerializePairs(logicHeaders([2]string{"cf-access-client-id", testClientID}, [2]string{"cf-access-client-secret", testSecret}))
-	hasher := newCredHasher(c)
+	hasher := cache.NewHasher(make([]byte, cache.HashKeyLen), c.Audience)
 	creds := cache.NewCredentials(c.CredentialCacheSize)
 	info := cache.SessionOf(claims)
 	creds.Put(hasher.Key(testClientID, testSecret), &cache.CredEntry{JWT: tok, KID: testKey.ID, Info: info})
@@ -139,7 +139,7 @@ func BenchmarkLogicCacheGet(b *testing.B) {
 	c := logicConfig(b)
 	tok, claims := logicJWT(b)
 	sessions := cache.NewSessions(c.SessionCacheSize)
-	hasher := newCredHasher(c)
+	hasher := cache.NewHasher(make([]byte, cache.HashKeyLen), c.Audience)
 	creds := cache.NewCredentials(c.CredentialCacheSize)
 	for i := range min(c.SessionCacheSize, c.CredentialCacheSize) - 1 {
 		other := strconv.Itoa(i)

@@ -4,12 +4,14 @@ package plugin
 
 import (
 	"crypto/x509"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 
+	"github.com/svcauth/svcauth/filter/cache"
 	"github.com/svcauth/svcauth/filter/session"
 	"github.com/svcauth/svcauth/filter/session/sessiontest"
 )
@@ -81,6 +83,11 @@ func TestRS256ExchangeAndCache(t *testing.T) {
 			}
 			host.CompleteHttpContext(id)
 		}
+		host.Tick() // flushes the counts
+		if n, _ := host.GetCounterMetric(outcomeNames[outSessionCached]); n != 3 {
+			t.Fatalf("session_cached = %d after 3 cookie requests, want 3: the RS256 session was verified again", n)
+		}
+		wantCredentialHashKeyed(t, rsaConfig("issuer", exchangeIssuer), tok)
 
 		// An exchange answer signed by a key the filter does not hold is
 		// not forwarded.
@@ -135,4 +142,34 @@ func TestRS256SyncUnsigned(t *testing.T) {
 		wantForwarded(t, host, id, action, newer)
 		host.CompleteHttpContext(id)
 	})
+}
+
+// wantCredentialHashKeyed checks the shared credential table after the
+// exchange of credentialHeaders() for tok: the entry is under the hash
+// keyed with the proxy's random key in shared data, not under one anybody
+// could derive from the configuration (an RS256 configuration holds no
+// secret: a hash keyed from it would be public).
+func wantCredentialHashKeyed(t *testing.T, config, tok string) {
+	t.Helper()
+	cfg, err := ParseConfig([]byte(config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := "svcauth/v1/" + cfg.Audience + "/"
+	key, _, err := shared.Get(prefix + "credkey")
+	if err != nil || len(key) != cache.HashKeyLen {
+		t.Fatalf("shared credential hash key: %d bytes, %v", len(key), err)
+	}
+	real := cache.NewHasher(key, cfg.Audience).Key(testClientID, testSecret)
+	v, _, err := shared.Get(prefix + "cred/" + strconv.FormatUint(real.Slot(cfg.CredentialCacheSize), 10))
+	if err != nil || v == nil {
+		t.Fatalf("no shared entry at the slot of the keyed hash: %v", err)
+	}
+	if e, ok := cache.DecodeShared(v, real); !ok || e.JWT != tok {
+		t.Fatalf("the shared entry does not decode under the keyed hash: %+v %v", e, ok)
+	}
+	public := cache.NewHasher(cfg.Keys[0].Secret, cfg.Audience).Key(testClientID, testSecret)
+	if _, ok := cache.DecodeShared(v, public); ok {
+		t.Fatal("the shared entry decodes under a hash keyed from the configuration alone")
+	}
 }

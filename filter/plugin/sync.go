@@ -44,6 +44,7 @@ type syncer struct {
 	lease               revocation.Lease
 	stateKey, statusKey string
 	credPrefix          string
+	hashKeyName         string // the credential hash's key (cache.SharedHashKey)
 	inFlight            bool
 	sentAtMS            int64
 	retried             bool // this tick's poll was already retried
@@ -82,6 +83,7 @@ func (sharedData) Set(key string, value []byte, cas uint32) error {
 func (s *syncer) init(aud string) {
 	prefix := "svcauth/v1/" + aud + "/"
 	s.stateKey, s.statusKey, s.credPrefix = prefix+"state", prefix+"status", prefix+"cred/"
+	s.hashKeyName = prefix + "credkey"
 	s.lease = revocation.NewLease(shared, prefix+"lease", revocation.AllocateVMID(shared, "svcauth/v1/vm-seq"))
 }
 

@@ -94,10 +94,16 @@ func (p *pluginContext) OnPluginStart(configSize int) types.OnPluginStartStatus 
 	p.rev = revocation.None
 	p.sessions = cache.NewSessions(cfg.SessionCacheSize)
 	p.creds = cache.NewCredentials(cfg.CredentialCacheSize)
-	p.hasher = newCredHasher(cfg)
 	p.clock = clock{}
 	p.sync = syncer{}
 	p.sync.init(cfg.Audience)
+	hashKey, err := cache.SharedHashKey(shared, p.sync.hashKeyName)
+	if err != nil {
+		proxywasm.LogCritical("svcauth: cannot keep the credential cache's hash key in shared data: " + err.Error())
+		p.cfg = nil
+		return types.OnPluginStartStatusFailed
+	}
+	p.hasher = cache.NewHasher(hashKey, cfg.Audience)
 	p.stats = stats{}
 	p.stats.define()
 	p.refreshShared() // a VM that starts later takes the state the others have
@@ -138,12 +144,6 @@ func (p *pluginContext) setKeys(keys []revocation.Key) error {
 	}
 	p.keys, p.verifier = keys, v
 	return nil
-}
-
-// newCredHasher keys the credential cache's hash with the first configured
-// key, which every VM of the proxy has (a synced key may not be there yet).
-func newCredHasher(cfg *Config) cache.Hasher {
-	return cache.NewHasher(cfg.Keys[0].Secret, cfg.Audience)
 }
 
 // NewHttpContext reuses the context of a finished stream when there is one:
