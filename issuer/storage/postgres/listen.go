@@ -12,17 +12,18 @@ const ChangesChannel = "svcauth_changes"
 // Listen calls changed with the table of every change announced on
 // ChangesChannel, by any replica, until ctx ends; ready (when not nil) is
 // closed once the first LISTEN is in place. When the notification
-// connection drops, it reconnects every second and then calls changed("")
-// once: anything may have changed while it was away. Meanwhile the
-// issuer's cache TTL bounds how stale its caches are.
+// connection drops, or the first one could not be made, it tries again
+// every second and, once listening, calls changed("") once: anything may
+// have changed while it was not. Meanwhile the issuer's cache TTL bounds
+// how stale its caches are.
 func (d *DB) Listen(ctx context.Context, changed func(table string), ready chan<- struct{}, logf func(msg string, args ...any)) {
-	connected := false
+	missed := false
 	for ctx.Err() == nil {
 		err := d.listenOnce(ctx, changed, func() {
-			if connected {
+			if missed {
 				changed("") // what was missed while away
+				missed = false
 			}
-			connected = true
 			if ready != nil {
 				close(ready)
 				ready = nil
@@ -31,6 +32,7 @@ func (d *DB) Listen(ctx context.Context, changed func(table string), ready chan<
 		if ctx.Err() != nil {
 			return
 		}
+		missed = true
 		if logf != nil {
 			logf("postgres change notifications interrupted; caches fall back to their TTL until they are back", "error", err)
 		}

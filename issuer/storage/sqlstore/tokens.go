@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/svcauth/svcauth/issuer/domain"
@@ -138,7 +140,11 @@ func (d *DB) TouchTokens(ctx context.Context, seen map[string]time.Time) error {
 			return mapErr(err)
 		}
 		defer stmt.Close()
-		for id, t := range seen {
+		// In id order: two replicas flushing the same tokens then lock
+		// their rows in the same order and wait for each other instead of
+		// deadlocking (a second's stall on PostgreSQL, then a retry).
+		for _, id := range slices.Sorted(maps.Keys(seen)) {
+			t := seen[id]
 			if _, err := stmt.ExecContext(ctx, toNS(t), id, toNS(t)); err != nil {
 				return mapErr(err)
 			}
