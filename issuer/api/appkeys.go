@@ -2,6 +2,7 @@ package api
 
 import (
 	"crypto/rsa"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -61,7 +62,7 @@ func (s *Server) rotateAppKey(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	app, appKeys, added, err := s.rotateKeys(r, r.PathValue("id"), "", after)
+	app, appKeys, added, err := s.rotateKeys(r, r.PathValue("id"), "", false, after)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -70,51 +71,72 @@ func (s *Server) rotateAppKey(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, appKeyOut(created))
 }
 
-// rotateKeys adds a key version to app id, of algorithm alg ("" the app's
-// SessionAlgorithm), published now and signing after activateAfter. An
-// RS256 key is generated before the storage transaction (it takes tens of
-// milliseconds) and sealed inside it, once its kid is known.
-func (s *Server) rotateKeys(r *http.Request, id, alg string, after time.Duration) (domain.App, []domain.AppKey, domain.AppKey, error) {
+// rotateKeys adds a key version to app id, published now and signing after
+// activateAfter, of algorithm to, or of the app's current one when to is
+// "". Both are decided inside the key transaction, on the app as stored,
+// so that a concurrent switch is neither undone nor repeated: with
+// switching, an app already on to is left as it is (added is then the zero
+// AppKey). An RS256 key is generated outside the transaction (it takes tens
+// of milliseconds) and sealed inside it, once its kid is known; when the
+// transaction finds it needs one it did not have, it runs again with one.
+func (s *Server) rotateKeys(r *http.Request, id, to string, switching bool, after time.Duration) (domain.App, []domain.AppKey, domain.AppKey, error) {
 	ctx := r.Context()
 	var (
 		app   domain.App
 		added domain.AppKey
 		priv  *rsa.PrivateKey
 	)
-	if alg == "" {
-		cur, err := s.store.GetApp(ctx, id)
-		if err != nil {
-			return app, nil, added, storageErr(err, "application "+strconv.Quote(id))
-		}
-		alg = cur.SessionAlgorithm
-	}
-	if alg == session.RS256 {
+	if to == session.RS256 {
 		var err error
 		if priv, err = keys.NewRSAKey(); err != nil {
 			return app, nil, added, err
 		}
 	}
 	now := s.now().UTC()
-	appKeys, err := s.store.UpdateAppKeys(ctx, id, func(a domain.App, old []domain.AppKey) ([]domain.AppKey, error) {
-		app = a
-		var material domain.AppKey
-		if priv != nil {
-			var err error
-			material, err = s.keys.RSAKeyMaterial(a.AUD, domain.KeyID(a.AUD, domain.NextKeyVersion(a, old)), priv)
-			if err != nil {
-				return nil, err
+	for {
+		appKeys, err := s.store.UpdateAppKeys(ctx, id, func(a domain.App, old []domain.AppKey) ([]domain.AppKey, error) {
+			app, added = a, domain.AppKey{}
+			alg := to
+			if alg == "" {
+				alg = a.SessionAlgorithm
 			}
+			if switching && alg == a.SessionAlgorithm {
+				return old, nil
+			}
+			var material domain.AppKey
+			if alg == session.RS256 {
+				if priv == nil {
+					return nil, errNeedRSAKey
+				}
+				var err error
+				material, err = s.keys.RSAKeyMaterial(a.AUD, domain.KeyID(a.AUD, domain.NextKeyVersion(a, old)), priv)
+				if err != nil {
+					return nil, err
+				}
+			}
+			out, nk := domain.RotateAppKeys(a, old, now, after, material)
+			added = nk
+			return out, nil
+		})
+		if errors.Is(err, errNeedRSAKey) {
+			if priv, err = keys.NewRSAKey(); err != nil {
+				return app, nil, added, err
+			}
+			continue
 		}
-		out, nk := domain.RotateAppKeys(a, old, now, after, material)
-		added = nk
-		return out, nil
-	})
-	if err != nil {
-		return app, nil, added, storageErr(err, "application "+strconv.Quote(id))
+		if err != nil {
+			return app, nil, added, storageErr(err, "application "+strconv.Quote(id))
+		}
+		if added.Version != 0 {
+			app.SessionAlgorithm, app.KeyVersion = added.Algorithm, added.Version
+		}
+		return app, appKeys, added, nil
 	}
-	app.SessionAlgorithm, app.KeyVersion = added.Algorithm, added.Version
-	return app, appKeys, added, nil
 }
+
+// errNeedRSAKey ends a key transaction that found the app on RS256 without
+// a generated key at hand (another replica switched it meanwhile).
+var errNeedRSAKey = errors.New("api: an RSA key is needed")
 
 // auditRotation records the rotation that added key added and returns its
 // status.

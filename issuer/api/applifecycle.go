@@ -66,9 +66,12 @@ func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	id := r.PathValue("id")
-	var changes []string
+	var (
+		changes  []string
+		switchTo string // set per attempt: the updater may run again (a lost serialization race)
+	)
 	app, err := s.store.UpdateApp(r.Context(), id, func(a domain.App) (domain.App, error) {
-		changes = changes[:0]
+		changes, switchTo = changes[:0], ""
 		if req.Name != nil && *req.Name != a.Name {
 			changes = append(changes, "renamed from "+strconv.Quote(a.Name))
 			a.Name = *req.Name
@@ -82,9 +85,8 @@ func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) {
 			changes = append(changes, "session duration "+domain.FormatDuration(session))
 		}
 		if alg != "" && alg != a.SessionAlgorithm {
+			switchTo = alg
 			changes = append(changes, "session algorithm "+a.SessionAlgorithm+" to "+alg)
-		} else {
-			alg = "" // nothing to switch
 		}
 		a.UpdatedAt = s.now().UTC()
 		return a, nil
@@ -97,21 +99,24 @@ func (s *Server) patchApp(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, passDomainErr(err, "application "+strconv.Quote(id)))
 		return
 	}
-	if alg != "" {
+	// Audited before the switch: these changes are stored whatever the
+	// rotation does.
+	s.audit(r.Context(), domain.AuditEvent{Event: domain.EventAppUpdated, Actor: actor(r.Context()), AppID: app.ID, AppName: app.Name,
+		RequestID: requestID(r.Context()), Detail: strings.Join(changes, "; ")})
+	if switchTo != "" {
 		// The switch is a rotation to a key of the other algorithm, after
 		// the app's other changes are stored: those cannot fail on the
 		// keys, and a rotation that fails leaves the app on its old key.
-		var appKeys []domain.AppKey
-		var added domain.AppKey
-		app, appKeys, added, err = s.rotateKeys(r, id, alg, after)
+		rotatedApp, appKeys, added, err := s.rotateKeys(r, id, switchTo, true, after)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		s.auditRotation(r, app, appKeys, added)
+		app = rotatedApp
+		if added.Version != 0 {
+			s.auditRotation(r, app, appKeys, added)
+		}
 	}
-	s.audit(r.Context(), domain.AuditEvent{Event: domain.EventAppUpdated, Actor: actor(r.Context()), AppID: app.ID, AppName: app.Name,
-		RequestID: requestID(r.Context()), Detail: strings.Join(changes, "; ")})
 	writeJSON(w, http.StatusOK, appOut(app))
 }
 

@@ -99,3 +99,46 @@ func TestReplicasStartingTogetherCreateOneAdminKey(t *testing.T) {
 		t.Fatalf("the generated key on another replica: %d", code)
 	}
 }
+
+// TestSameAlgorithmSwitchOnTwoReplicasAtOnce: the same switch to RS256
+// asked of two replicas at the same moment rotates once: the second finds
+// the app already switched inside its key transaction.
+func TestSameAlgorithmSwitchOnTwoReplicasAtOnce(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a, b := startReplica(t, dsn, true), startReplica(t, dsn, true)
+	key, _, err := api.EnsureInitialAdminKey(context.Background(), a.db, testenv.Keyring(t, 42), time.Now(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		var app apiv1.App
+		if code := a.call(t, "POST", "/v1/apps", key, apiv1.CreateAppRequest{Name: fmt.Sprintf("grafana-%d", round),
+			Domains: []string{fmt.Sprintf("g%d.example.com", round)}}, &app); code != http.StatusCreated {
+			t.Fatalf("create app: %d", code)
+		}
+		rs := "RS256"
+		codes := make([]int, 2)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for j, r := range []*replica{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				codes[j] = r.call(t, "PATCH", "/v1/apps/"+app.ID, key, apiv1.UpdateAppRequest{SessionAlgorithm: &rs}, nil)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if codes[0] != 200 || codes[1] != 200 {
+			t.Fatalf("round %d: switches answered %v", round, codes)
+		}
+		var n int
+		if err := a.db.SQL().QueryRow(`SELECT COUNT(*) FROM app_keys WHERE app_id = $1 AND algorithm = 'RS256'`, app.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Fatalf("round %d: %d RS256 keys after one switch asked twice, want 1", round, n)
+		}
+	}
+}
