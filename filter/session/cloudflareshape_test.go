@@ -1,11 +1,9 @@
 package session
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"os"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/svcauth/svcauth/filter/session/sessiontest"
@@ -53,16 +51,12 @@ func checkCloudflareShape(t *testing.T, signer *Signer, alg string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parts := strings.Split(tok, ".")
-	header, payload := decodePart(t, parts[0]), decodePart(t, parts[1])
+	header, payload := sessiontest.JWTPart(t, tok, 0), sessiontest.JWTPart(t, tok, 1)
 
 	sameShape(t, "header", fixture.Header, header, nil)
 	sameShape(t, "payload", fixture.Payload, payload, svcauthExtraClaims)
 	if header["typ"] != "JWT" || header["alg"] != alg {
 		t.Errorf("header %v: want typ JWT and alg %s", header, alg)
-	}
-	if alg == RS256 && header["alg"] != fixture.Header["alg"] {
-		t.Errorf("alg %v, Cloudflare's %v", header["alg"], fixture.Header["alg"])
 	}
 	if aud, ok := payload["aud"].([]any); !ok || len(aud) != 1 || aud[0] != "5c2b1a0f" {
 		t.Errorf("aud = %#v, want a one-element array", payload["aud"])
@@ -121,17 +115,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func decodePart(t *testing.T, part string) map[string]any {
-	t.Helper()
-	b, err := base64.RawURLEncoding.DecodeString(part)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
 }

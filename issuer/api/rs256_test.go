@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/svcauth/svcauth/filter/session"
+	"github.com/svcauth/svcauth/filter/session/sessiontest"
 	"github.com/svcauth/svcauth/issuer/apiv1"
 	"github.com/svcauth/svcauth/issuer/domain"
 	"github.com/svcauth/svcauth/issuer/storage"
@@ -50,19 +50,6 @@ func (h *harness) certsKeys() map[string]session.Key {
 	return out
 }
 
-func jwtHeader(t *testing.T, jwt string) map[string]any {
-	t.Helper()
-	b, err := base64.RawURLEncoding.DecodeString(strings.Split(jwt, ".")[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 // TestRS256App: an RS256 app's exchange signs with its private key; the
 // filter configuration, the sync answer and the certs endpoint carry only
 // the public key, and the session verifies with what the certs endpoint
@@ -94,7 +81,7 @@ func TestRS256App(t *testing.T) {
 	}
 	var ex apiv1.ExchangeResponse
 	json.Unmarshal(rec.Body.Bytes(), &ex)
-	if hd := jwtHeader(t, ex.JWT); hd["alg"] != "RS256" || hd["kid"] != keys[0].KID || hd["typ"] != "JWT" {
+	if hd := sessiontest.JWTPart(t, ex.JWT, 0); hd["alg"] != "RS256" || hd["kid"] != keys[0].KID || hd["typ"] != "JWT" {
 		t.Fatalf("session header %v", hd)
 	}
 	published := h.certsKeys()
@@ -152,7 +139,7 @@ func TestSessionAlgorithmSwitch(t *testing.T) {
 		rec := h.exchange(tok, app.AUD)
 		var ex apiv1.ExchangeResponse
 		json.Unmarshal(rec.Body.Bytes(), &ex)
-		return jwtHeader(t, ex.JWT)["alg"].(string)
+		return sessiontest.JWTPart(t, ex.JWT, 0)["alg"].(string)
 	}
 
 	var got apiv1.App
