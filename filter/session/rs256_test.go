@@ -17,7 +17,7 @@ func rsaKey(t testing.TB, i int, kid string) (*Signer, Key) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, s.Key()
+	return s, s.key
 }
 
 func TestRS256RoundTripBesideHS256(t *testing.T) {
@@ -51,7 +51,7 @@ func mustSignWith(t testing.TB, s *Signer, c Claims) string {
 // any signature is computed; so are alg none and forged RS256 signatures.
 func TestRS256AlgorithmMustMatchTheKey(t *testing.T) {
 	rs, rk := rsaKey(t, 0, "r1")
-	_, otherRSA := rsaKey(t, 1, "r1")
+	otherSigner, otherRSA := rsaKey(t, 1, "r1")
 	v, err := NewVerifier(testAud, []Key{testKey, rk}, 30)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +69,6 @@ func TestRS256AlgorithmMustMatchTheKey(t *testing.T) {
 	}
 	flipped := append([]byte(nil), sig...)
 	flipped[10] ^= 1
-	otherSigner, _ := NewRSASigner("r1", sessiontest.RSAKey(1))
 	cases := []struct {
 		name, token string
 		want        error
@@ -84,6 +83,7 @@ func TestRS256AlgorithmMustMatchTheKey(t *testing.T) {
 		{"signed by another RSA key", mustSignWith(t, otherSigner, testClaim), ErrSignature},
 		{"flipped signature", parts[0] + "." + parts[1] + "." + b64.EncodeToString(flipped), ErrSignature},
 		{"HMAC-length signature", parts[0] + "." + parts[1] + "." + b64.EncodeToString(sig[:32]), ErrMalformed},
+		{"non-canonical RS256 signature", nonCanonicalSignature(good), ErrMalformed},
 		{"signature one byte short", parts[0] + "." + parts[1] + "." + b64.EncodeToString(sig[1:]), ErrMalformed},
 		{"tampered payload", parts[0] + "." + b64.EncodeToString([]byte(strings.Replace(string(payload), "tok-1", "tok-2", 1))) + "." + parts[2], ErrSignature},
 	}
@@ -96,6 +96,11 @@ func TestRS256AlgorithmMustMatchTheKey(t *testing.T) {
 	}
 	if _, err := NewVerifier(testAud, []Key{otherRSA}, 0); err != nil {
 		t.Fatal(err)
+	}
+	// A key holding both a secret and a public key would sign HMACs
+	// labelled RS256 (the header's alg is the key's).
+	if _, err := NewSigner(Key{ID: "r1", Secret: testKey.Secret, Public: rk.Public}); err == nil {
+		t.Fatal("NewSigner took a key with a public key")
 	}
 }
 

@@ -47,11 +47,16 @@ type signState struct {
 	sum   [sha256.Size]byte
 }
 
-// NewSigner returns the Signer of key, which needs an id and at least 32
-// bytes of secret.
+// NewSigner returns the HS256 Signer of key, which needs an id and at
+// least 32 bytes of secret, and no public key: the header's alg is the
+// key's (Key.Algorithm), so a key with both would sign HMACs labelled
+// RS256.
 func NewSigner(key Key) (*Signer, error) {
 	if key.ID == "" || len(key.Secret) < 32 {
 		return nil, errors.New("session: signing key needs an id and at least 32 bytes")
+	}
+	if key.Public != nil {
+		return nil, errors.New("session: an HS256 signing key has no public key (NewRSASigner signs RS256)")
 	}
 	s := &Signer{key: key}
 	s.states.New = func() any { return &signState{mac: hmac.New(sha256.New, key.Secret)} }
@@ -71,9 +76,6 @@ func NewRSASigner(kid string, priv *rsa.PrivateKey) (*Signer, error) {
 	s.states.New = func() any { return new(signState) }
 	return s, nil
 }
-
-// Key returns the verification key of s's tokens (for RS256 the public key).
-func (s *Signer) Key() Key { return s.key }
 
 // Sign returns the compact JWS of c.
 func (s *Signer) Sign(c Claims) (string, error) {
