@@ -103,7 +103,7 @@ browser-deps:
 	@chromium --version 2>/dev/null
 
 # Debian's PostgreSQL server binaries, which the PostgreSQL storage tests
-# (issuer/internal/pgtest) start a throwaway cluster with; no service is
+# (issuer/storage/postgres/pgtest) start a throwaway cluster with; no service is
 # started or configured.
 postgres-deps:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \

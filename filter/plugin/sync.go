@@ -243,6 +243,11 @@ func (p *pluginContext) onSyncResponse(numHeaders, bodySize, _ int) {
 			p.dispatchSync()
 			return
 		}
+		if p.sync.signingKID == "" {
+			p.syncFailed("the issuer refused the unsigned sync request (401 " + reason +
+				"): this configuration holds no HS256 key, and the issuer answers unsigned polls only for applications with an RS256 key")
+			return
+		}
 		p.syncFailed("the issuer refused the sync request (401 " + reason + ", signed with key " +
 			strconv.Quote(p.sync.signingKID) + "): is this configuration's key retired or from another issuer?")
 	case "404":

@@ -17,8 +17,9 @@ const (
 
 // ParseRSAPublicJWK returns the RSA public key of a JWK's n and e members
 // (base64url without padding, RFC 7518 §6.3.1), checked against the bounds
-// above. The filter reads its configuration and sync answers with it, and the
-// issuer checks what it publishes with it.
+// above. The filter reads its configuration and sync answers with it (the
+// issuer checks the keys it publishes with CheckRSAPublicKey, the same
+// bounds).
 func ParseRSAPublicJWK(n, e string) (*rsa.PublicKey, error) {
 	nb, err := b64Strict.DecodeString(n)
 	if err != nil || len(nb) == 0 || nb[0] == 0 {

@@ -56,10 +56,11 @@ type syncEntry struct {
 	etag                 string
 	body                 []byte
 	keys                 map[string][]byte // kid → secret of every published HS256 key
-	// publicETag and publicBody are the answer to an unsigned poll: set
-	// only when the app publishes no HS256 key, so that it holds nothing
-	// secret (RS256 public keys, token ids and times). A filter of an
-	// RS256 app holds no secret to sign its poll with.
+	// publicETag and publicBody are the answer to an unsigned poll, set
+	// when the app publishes an RS256 key (also while it switches, beside
+	// an HS256 one): the answer without the HS256 secrets, so that it holds
+	// nothing secret (RS256 public keys, token ids and times). A filter of
+	// an RS256 app holds no secret to sign its poll with.
 	publicETag string
 	publicBody []byte
 }
@@ -309,7 +310,10 @@ func (s *Server) buildSync(ctx context.Context, aud string, now time.Time, te, a
 	if e.etag, e.body, err = syncAnswer(content, now); err != nil {
 		return nil, err
 	}
-	if len(publicKeys) > 0 {
+	switch {
+	case len(publicKeys) > 0 && len(e.keys) == 0:
+		e.publicETag, e.publicBody = e.etag, e.body // nothing secret to leave out
+	case len(publicKeys) > 0:
 		// Unsigned polls (filters that hold only RS256 keys) get the
 		// answer without the HS256 secrets: those reach a filter only in
 		// its configuration or an answer to a poll signed with one.

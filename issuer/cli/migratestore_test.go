@@ -33,7 +33,7 @@ func takeSnapshot(t *testing.T, e *testEnv, issuer string, hs, rs apiv1.App) sna
 	return snapshot{
 		tokens:    string(tb),
 		apps:      e.ok(nil, "apps", "list", "-o", "json").stdout,
-		policies:  e.ok(nil, "policies", "list", "--app", hs.ID, "-o", "json").stdout,
+		policies:  e.ok(nil, "policies", "list", "--app", hs.ID, "-o", "json").stdout + e.ok(nil, "policies", "list", "--app", rs.ID, "-o", "json").stdout,
 		keys:      e.ok(nil, "keys", "list", "--app", rs.ID, "-o", "json").stdout + e.ok(nil, "keys", "list", "--app", hs.ID, "-o", "json").stdout,
 		adminKeys: e.ok(nil, "admin-keys", "list", "-o", "json").stdout,
 		audit:     e.ok(nil, "audit", "--limit", "1000", "-o", "json").stdout,
@@ -67,6 +67,7 @@ func TestMigrateStoreSQLiteToPostgres(t *testing.T) {
 	e.ok(nil, "policies", "create", "--app", rs.ID, "--decision", "non_identity", "--include", "any_valid_service_token")
 	e.ok(nil, "keys", "rotate", "--app", rs.ID, "--activate-after", "0s")
 	e.ok(nil, "admin-keys", "create", "second")
+	e.ok(nil, "apps", "revoke-sessions", hs.ID) // sessions_not_before, shown in apps list
 	exchange(t, "http://"+old.addr, kept, hs.AUD, 200)
 	exchange(t, "http://"+old.addr, rotated, rs.AUD, 200)
 	before := takeSnapshot(t, e, old.addr, hs, rs)

@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -361,7 +362,29 @@ func setup(ctx context.Context, c *adminClient, n int, alg string) ([][]byte, er
 		b, _ := json.Marshal(apiv1.ExchangeRequest{ClientID: tok.ClientID, ClientSecret: tok.ClientSecret, AUD: app.AUD, SourceIP: "127.0.0.1"})
 		bodies = append(bodies, b)
 	}
+	// What the report says is benchmarked is what the issuer signs with.
+	var ex apiv1.ExchangeResponse
+	if err := c.do(ctx, http.MethodPost, "/v1/exchange", json.RawMessage(bodies[0]), &ex); err != nil {
+		return nil, err
+	}
+	if got := signedWith(ex.JWT); got != alg {
+		return nil, fmt.Errorf("the issuer signs the benchmarked application's sessions with %q, not %s", got, alg)
+	}
 	return bodies, nil
+}
+
+// signedWith returns the alg of jwt's header ("" when it has none).
+func signedWith(jwt string) string {
+	header, _, _ := strings.Cut(jwt, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(header)
+	if err != nil {
+		return ""
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	json.Unmarshal(raw, &h)
+	return h.Alg
 }
 
 // measure runs n clients for warmup + d and reports the requests that
