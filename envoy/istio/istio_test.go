@@ -567,6 +567,13 @@ func checkIssuer(t *testing.T, ix index) {
 	if idle := dr.Value.(*networkingv1.DestinationRule).GetTrafficPolicy().GetConnectionPool().GetHttp().GetIdleTimeout().AsDuration(); idle <= 0 || idle >= api.IdleTimeout {
 		t.Errorf("DestinationRule connectionPool.http.idleTimeout %v, want one set below the issuer's %v", idle, api.IdleTimeout)
 	}
+	// A replica refusing connections is ejected at the first refusal, and
+	// all of them may be (else Envoy keeps sending to a dead one).
+	od := dr.Value.(*networkingv1.DestinationRule).GetTrafficPolicy().GetOutlierDetection()
+	if !od.GetSplitExternalLocalOriginErrors() || od.GetConsecutiveLocalOriginFailures().GetValue() != 1 ||
+		od.GetMaxEjectionPercent() != 100 || od.GetBaseEjectionTime().AsDuration() <= 0 {
+		t.Errorf("DestinationRule outlierDetection %v: want local-origin failures split out, ejection after 1, up to 100%%", od)
+	}
 	if len(c.Ports) != 1 || c.Ports[0].Name != "http" || !strings.HasSuffix(flags["listen"], ":"+strconv.Itoa(int(c.Ports[0].ContainerPort))) {
 		t.Errorf("the container port named http must be the port of --listen %s", flags["listen"])
 	}
