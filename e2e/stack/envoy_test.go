@@ -161,8 +161,8 @@ func TestTargetAndNoEnvoy(t *testing.T) {
 	}
 }
 
-// TestRenderSeveralIssuerEndpoints: a cluster given two addresses gets two
-// endpoints, each with the template's endpoint settings.
+// TestRenderSeveralIssuerEndpoints: a cluster given two addresses gets
+// exactly those two endpoints (the template's own address replaced).
 func TestRenderSeveralIssuerEndpoints(t *testing.T) {
 	root, err := moduleRoot()
 	if err != nil {
@@ -173,14 +173,34 @@ func TestRenderSeveralIssuerEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := RenderEnvoyConfig(template, RenderOptions{Listen: "127.0.0.1:1", Admin: "127.0.0.1:2",
-		Clusters: map[string]string{"svcauth-issuer": "127.0.0.1:8081,127.0.0.1:8082", "app": "127.0.0.1:9000"}})
+		Clusters: map[string]string{"svcauth-issuer": "127.0.0.7:18081,127.0.0.8:18082", "app": "127.0.0.9:19000"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := string(out)
-	for _, want := range []string{"port_value: 8081", "port_value: 8082", "port_value: 9000"} {
-		if !strings.Contains(s, want) {
-			t.Fatalf("rendered config lacks %s:\n%s", want, s)
+	var cfg map[string]any
+	if err := yaml.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	endpoints := func(cfg map[string]any, cluster string) []any {
+		for _, c := range walk(cfg, "static_resources", "clusters").([]any) {
+			if walk(c, "name") == cluster {
+				l, _ := walk(c, "load_assignment", "endpoints", "0", "lb_endpoints").([]any)
+				return l
+			}
+		}
+		t.Fatalf("no cluster %s", cluster)
+		return nil
+	}
+	for cluster, want := range map[string][]string{"svcauth-issuer": {"127.0.0.7:18081", "127.0.0.8:18082"}, "app": {"127.0.0.9:19000"}} {
+		got := endpoints(cfg, cluster)
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d endpoints, want %v", cluster, len(got), want)
+		}
+		for i, ep := range got {
+			sa := walk(ep, "endpoint", "address", "socket_address").(map[string]any)
+			if a := fmt.Sprintf("%v:%v", sa["address"], sa["port_value"]); a != want[i] {
+				t.Errorf("%s endpoint %d: %s, want %s", cluster, i, a, want[i])
+			}
 		}
 	}
 }
