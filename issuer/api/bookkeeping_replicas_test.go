@@ -73,12 +73,13 @@ func TestReplicasBookkeepingNeitherLosesNorDuplicates(t *testing.T) {
 	if rows != ok || ids != ok {
 		t.Fatalf("%d session.issued rows (%d distinct ids) for %d exchanges", rows, ids, ok)
 	}
-	var perToken int
-	if err := a.db.SQL().QueryRow(`SELECT MIN(n) FROM (SELECT COUNT(*) AS n FROM audit_events WHERE event = 'session.issued' GROUP BY token_id) AS c`).Scan(&perToken); err != nil {
+	var tokens, least, most int
+	if err := a.db.SQL().QueryRow(`SELECT COUNT(*), MIN(n), MAX(n) FROM
+		(SELECT COUNT(*) AS n FROM audit_events WHERE event = 'session.issued' GROUP BY token_id) AS c`).Scan(&tokens, &least, &most); err != nil {
 		t.Fatal(err)
 	}
-	if perToken != 2*perWorker {
-		t.Fatalf("a token has %d session.issued rows, want %d", perToken, 2*perWorker)
+	if tokens != len(toks) || least != 2*perWorker || most != 2*perWorker {
+		t.Fatalf("session.issued rows for %d tokens, %d to %d each; want %d tokens with %d each", tokens, least, most, len(toks), 2*perWorker)
 	}
 	var unseen int
 	if err := a.db.SQL().QueryRow(`SELECT COUNT(*) FROM service_tokens WHERE last_seen_at IS NULL`).Scan(&unseen); err != nil {

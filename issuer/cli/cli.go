@@ -164,9 +164,17 @@ func (a *app) clientWith(cmd *cobra.Command, required ...string) (*client, error
 	return a.client()
 }
 
-func (a *app) client() (*client, error) {
+// checkOutput refuses an --output other than table or json (exit 2).
+func (a *app) checkOutput() error {
 	if a.output != "table" && a.output != "json" {
-		return nil, usagef("--output %q: want table or json", a.output)
+		return usagef("--output %q: want table or json", a.output)
+	}
+	return nil
+}
+
+func (a *app) client() (*client, error) {
+	if err := a.checkOutput(); err != nil {
+		return nil, err
 	}
 	url := a.url
 	if url == "" {

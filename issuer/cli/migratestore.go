@@ -40,8 +40,8 @@ to keep its password off the command line, $` + EnvDB + `.`,
   SVCAUTH_DB=postgres://svcauth:…@db.internal/svcauth svcauth migrate-store --from sqlite:./svcauth.db`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if a.output != "table" && a.output != "json" {
-				return usagef("--output %q: want table or json", a.output)
+			if err := a.checkOutput(); err != nil {
+				return err
 			}
 			path, ok := strings.CutPrefix(from, sqlitePrefix)
 			if !ok || path == "" {
@@ -84,14 +84,9 @@ func (a *app) migrateStore(cmd *cobra.Command, path, dsn string) error {
 		}
 		return fmt.Errorf("nothing was copied: %w", postgres.ScrubError(err, dsn))
 	}
-	if a.output == "json" {
-		return printJSON(a.stdout, counts)
-	}
-	rows := make([][]string, 0, len(counts))
-	for _, c := range counts {
-		rows = append(rows, []string{c.Table, strconv.FormatInt(c.Rows, 10)})
-	}
-	if err := table(a.stdout, []string{"TABLE", "ROWS"}, rows); err != nil {
+	if err := printList(a, counts, []string{"TABLE", "ROWS"}, func(c migratestore.Count) []string {
+		return []string{c.Table, strconv.FormatInt(c.Rows, 10)}
+	}); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stderr, "svcauth: copied %s into %s; start the issuers on it with the same master key\n", path, postgres.Redact(dsn))
