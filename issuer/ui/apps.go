@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/svcauth/svcauth/issuer/apiv1"
+	"github.com/svcauth/svcauth/issuer/domain"
 )
 
 // sessionDurations are the session lifetimes offered for applications.
@@ -68,6 +69,8 @@ type appForm struct {
 	Durations  []option
 	Algorithm  string // HS256 or RS256
 	Algorithms []option
+	// ActivateAfter is when a switch's new key signs (the API's default).
+	ActivateAfter string
 }
 
 func (f *appForm) fill(r *http.Request) {
@@ -135,7 +138,7 @@ func (h *Handler) newAppPage(w http.ResponseWriter, r *http.Request, s sessionVi
 }
 
 func (h *Handler) renderNewApp(w http.ResponseWriter, r *http.Request, s sessionView, status int, f appForm, errMsg string) {
-	f.Durations, f.Algorithms = sessionDurations, sessionAlgorithms
+	f.Durations, f.Algorithms, f.ActivateAfter = sessionDurations, sessionAlgorithms, domain.FormatDuration(domain.DefaultKeyActivateAfter)
 	v := h.view(r, s, "Add an application", "apps")
 	v.Error = errMsg
 	v.Data = f
@@ -206,7 +209,7 @@ func (h *Handler) renderApp(w http.ResponseWriter, r *http.Request, s sessionVie
 		d.Form = appForm{Name: a.Name, Domains: strings.Join(a.Domains, "\n"), Algorithm: a.SessionAlgorithm}
 		d.Form.Session, d.Form.Custom = formForSession(a.SessionDuration)
 	}
-	d.Form.Durations, d.Form.Algorithms = sessionDurations, sessionAlgorithms
+	d.Form.Durations, d.Form.Algorithms, d.Form.ActivateAfter = sessionDurations, sessionAlgorithms, domain.FormatDuration(domain.DefaultKeyActivateAfter)
 	v := h.view(r, s, "Application "+a.Name, "apps")
 	v.Data = d
 	h.render(w, r, status, "app", v)
@@ -249,6 +252,15 @@ func (h *Handler) updateApp(w http.ResponseWriter, r *http.Request, s sessionVie
 		req.SessionDuration = &session
 	}
 	if alg != "" && alg != a.SessionAlgorithm {
+		if a.SessionAlgorithm == "RS256" {
+			// Filters of an RS256 app may hold no HS256 key, and cannot
+			// learn one by sync (it is a secret): their new configuration
+			// must be out before the new key signs, which needs an
+			// activation the operator sizes, not the form's default.
+			h.renderApp(w, r, s, http.StatusBadRequest, &f, "Switch an RS256 application back to HS256 with the CLI, giving the new key time to reach the filters: "+
+				"svcauth apps update "+id+" --session-algorithm HS256 --activate-after <time to roll out the new svcauth filter-config>.")
+			return
+		}
 		// A rotation to a key of the other kind, signing after the
 		// default activation delay.
 		req.SessionAlgorithm = &alg

@@ -658,15 +658,18 @@ func TestAuditPageShowsAggregatedDenials(t *testing.T) {
 }
 
 // TestSessionAlgorithmInDashboard: the app form offers the algorithm; an
-// RS256 app is created with it, and changing it on the edit form rotates
-// to a key of the other kind; a value that is not offered is refused.
+// RS256 app is created with it; changing an HS256 app to RS256 on the edit
+// form rotates to an RS256 key; switching an RS256 app back is refused
+// with the CLI command to use (its filters need a new configuration
+// first), changing nothing; a value that is not offered is refused.
 func TestSessionAlgorithmInDashboard(t *testing.T) {
 	h := newHarness(t)
 	b := h.browser()
 	b.login(h.adminKey)
 	p := b.get("/ui/apps/new")
-	if !strings.Contains(p.Body, `<option value="RS256"`) || !strings.Contains(p.Body, `<option value="HS256" selected`) {
-		t.Fatalf("new app form lacks the algorithm choice:\n%s", p.Body)
+	if !strings.Contains(p.Body, `<option value="RS256"`) || !strings.Contains(p.Body, `<option value="HS256" selected`) ||
+		!strings.Contains(p.Body, "signs 30s later") {
+		t.Fatalf("new app form lacks the algorithm choice or its activation delay:\n%s", p.Body)
 	}
 	p = b.post("/ui/apps", url.Values{"name": {"grafana"}, "domains": {"grafana.internal"}, "session_duration": {"24h"}, "session_algorithm": {"RS256"}})
 	expect(t, p, http.StatusSeeOther)
@@ -684,10 +687,29 @@ func TestSessionAlgorithmInDashboard(t *testing.T) {
 	if !strings.Contains(p.Body, "Pick a session algorithm") {
 		t.Fatalf("bad algorithm: %s", p.Body)
 	}
-	expect(t, b.post("/ui/apps/"+app.ID, url.Values{"name": {"grafana"}, "domains": {"grafana.internal"}, "session_duration": {"24h"}, "session_algorithm": {"HS256"}}), http.StatusSeeOther)
+	p = b.post("/ui/apps/"+app.ID, url.Values{"name": {"grafana"}, "domains": {"grafana.internal"}, "session_duration": {"24h"}, "session_algorithm": {"HS256"}})
+	expect(t, p, http.StatusBadRequest)
+	if !strings.Contains(p.Body, "--session-algorithm HS256 --activate-after") {
+		t.Fatalf("RS256 back to HS256 on the form: %s", p.Body)
+	}
 	var keys apiv1.List[apiv1.AppKey]
 	h.apiCall("GET", "/v1/apps/"+app.ID+"/keys", nil, &keys)
-	if len(keys.Items) != 2 || keys.Items[0].Algorithm != "RS256" || keys.Items[1].Algorithm != "HS256" || keys.Items[1].State != "pending" {
-		t.Fatalf("keys after switching: %+v", keys.Items)
+	if len(keys.Items) != 1 || keys.Items[0].Algorithm != "RS256" {
+		t.Fatalf("keys after the refused switch: %+v", keys.Items)
+	}
+
+	p = b.post("/ui/apps", url.Values{"name": {"billing"}, "domains": {"billing.internal"}, "session_duration": {"24h"}, "session_algorithm": {"HS256"}})
+	expect(t, p, http.StatusSeeOther)
+	h.apiCall("GET", "/v1/apps", nil, &apps)
+	var billing apiv1.App
+	for _, a := range apps.Items {
+		if a.Name == "billing" {
+			billing = a
+		}
+	}
+	expect(t, b.post("/ui/apps/"+billing.ID, url.Values{"name": {"billing"}, "domains": {"billing.internal"}, "session_duration": {"24h"}, "session_algorithm": {"RS256"}}), http.StatusSeeOther)
+	h.apiCall("GET", "/v1/apps/"+billing.ID+"/keys", nil, &keys)
+	if len(keys.Items) != 2 || keys.Items[0].Algorithm != "HS256" || keys.Items[1].Algorithm != "RS256" || keys.Items[1].State != "pending" {
+		t.Fatalf("keys after switching to RS256: %+v", keys.Items)
 	}
 }
