@@ -26,6 +26,10 @@ type UISession struct {
 	// LastUsedAt is when the session was last used, to within the
 	// dashboard's write interval (TouchUISession).
 	LastUsedAt time.Time
+	// HasFlash reports whether a flash item waits (read by GetUISession,
+	// ignored by CreateUISession): a page takes it only then, as a DELETE
+	// takes SQLite's write lock even when it matches nothing.
+	HasFlash bool
 }
 
 // UISessionItem is a one-time item of a dashboard session: shown once, by

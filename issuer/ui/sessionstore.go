@@ -62,6 +62,7 @@ type sessionView struct {
 	Actor    string
 	CSRF     string
 	seal     *sealer // opens the session's items; nil without a session
+	hasFlash bool    // a flash message waited when the session was read
 }
 
 type sessionStore struct {
@@ -139,6 +140,7 @@ func (st *sessionStore) get(ctx context.Context, v string) (sessionView, bool, e
 		return sessionView{}, false, nil
 	}
 	view, err := openSession(v, s)
+	view.hasFlash = s.HasFlash
 	if err != nil {
 		// The row matches the cookie's hash but not its key: altered in the
 		// database. It can never serve a request.
@@ -237,9 +239,12 @@ func (st *sessionStore) setFlash(ctx context.Context, s sessionView, kind, messa
 	return err
 }
 
-// takeFlash runs on every page: without a message it is a DELETE that
-// matches nothing, which writes nothing.
+// takeFlash runs on every page, and goes to the database only when the
+// session's lookup saw a message waiting.
 func (st *sessionStore) takeFlash(ctx context.Context, s sessionView) (*flash, error) {
+	if !s.hasFlash {
+		return nil, nil
+	}
 	var f flash
 	ok, err := st.take(ctx, s, storage.UIItemFlash, flashSlot, 0, &f)
 	if !ok {

@@ -154,8 +154,19 @@ func testUISessionItems(t *testing.T, s storage.Storage) {
 	mustIs(t, s.PutUISessionItem(ctx, newUIItem(newUISession(3).ID, storage.UIItemSecret, "s1", 0), 8), storage.ErrNotFound,
 		"put into an unknown session")
 
-	// The flash: one slot, replaced by the next message.
+	// The flash: one slot, replaced by the next message; the session's
+	// lookup says whether one waits.
+	hasFlash := func(want bool, what string) {
+		t.Helper()
+		got, err := s.GetUISession(ctx, a.ID)
+		mustNil(t, err, what)
+		if got.HasFlash != want {
+			t.Fatalf("%s: HasFlash %v, want %v", what, got.HasFlash, want)
+		}
+	}
+	hasFlash(false, "no flash yet")
 	mustNil(t, s.PutUISessionItem(ctx, newUIItem(a.ID, storage.UIItemFlash, "flash", 0), 1), "put flash")
+	hasFlash(true, "a flash waits")
 	second := newUIItem(a.ID, storage.UIItemFlash, "flash", time.Minute)
 	second.Sealed = []byte("the second message")
 	mustNil(t, s.PutUISessionItem(ctx, second, 1), "replace flash")
@@ -164,6 +175,7 @@ func testUISessionItems(t *testing.T, s storage.Storage) {
 	mustEqual(t, got, second, "the flash is the last one put")
 	_, err = s.TakeUISessionItem(ctx, a.ID, storage.UIItemFlash, "flash")
 	mustIs(t, err, storage.ErrNotFound, "take flash again")
+	hasFlash(false, "the flash was taken")
 
 	// keep bounds the items of one kind of one session: the oldest go.
 	mustNil(t, s.PutUISessionItem(ctx, newUIItem(a.ID, storage.UIItemFlash, "flash", 0), 1), "a flash beside the secrets")

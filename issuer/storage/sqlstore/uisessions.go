@@ -26,8 +26,10 @@ func (d *DB) GetUISession(ctx context.Context, id string) (storage.UISession, er
 		s                 storage.UISession
 		created, lastUsed int64
 	)
-	err := d.db.QueryRowContext(ctx, `SELECT `+uiSessionColumns+` FROM ui_sessions WHERE id = ?`, id).
-		Scan(&s.ID, &s.Actor, &s.SealedAdminKey, &s.SealedCSRF, &created, &lastUsed)
+	err := d.db.QueryRowContext(ctx, `SELECT `+uiSessionColumns+`,
+		EXISTS (SELECT 1 FROM ui_session_items AS i WHERE i.session_id = ui_sessions.id AND i.kind = 'flash')
+		FROM ui_sessions WHERE id = ?`, id).
+		Scan(&s.ID, &s.Actor, &s.SealedAdminKey, &s.SealedCSRF, &created, &lastUsed, &s.HasFlash)
 	if err != nil {
 		return storage.UISession{}, mapErr(err)
 	}
