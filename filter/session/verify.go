@@ -151,29 +151,35 @@ func (v *Verifier) Verify(token string, now int64) (Claims, error) {
 }
 
 // checkSignature checks encSig, the third part of a token, over signingInput
-// with key.
+// with key. Each algorithm decodes into a buffer of its own signature's
+// size: an HS256 check (every first sight of a session in a VM) zeroes 32
+// bytes, not the 512 an RSA signature may need.
 func (v *Verifier) checkSignature(key *verifierKey, signingInput, encSig string) error {
-	var sig [maxSigLength]byte
-	want := sha256.Size
 	if key.pub != nil {
-		want = key.pub.Size()
-	}
-	if b64.DecodedLen(len(encSig)) != want {
-		return ErrMalformed
-	}
-	if n, err := b64Strict.Decode(sig[:], []byte(encSig)); err != nil || n != want {
-		return ErrMalformed
-	}
-	if key.pub != nil {
+		var sig [maxSigLength]byte
+		want := key.pub.Size()
+		if b64.DecodedLen(len(encSig)) != want {
+			return ErrMalformed
+		}
+		if n, err := b64Strict.Decode(sig[:], []byte(encSig)); err != nil || n != want {
+			return ErrMalformed
+		}
 		digest := sha256.Sum256([]byte(signingInput))
 		if rsa.VerifyPKCS1v15(key.pub, crypto.SHA256, digest[:], sig[:want]) != nil {
 			return ErrSignature
 		}
 		return nil
 	}
+	var sig [sha256.Size]byte
+	if b64.DecodedLen(len(encSig)) != len(sig) {
+		return ErrMalformed
+	}
+	if n, err := b64Strict.Decode(sig[:], []byte(encSig)); err != nil || n != len(sig) {
+		return ErrMalformed
+	}
 	key.mac.Reset()
 	key.mac.Write([]byte(signingInput))
-	if !hmac.Equal(key.mac.Sum(v.sum[:0]), sig[:want]) {
+	if !hmac.Equal(key.mac.Sum(v.sum[:0]), sig[:]) {
 		return ErrSignature
 	}
 	return nil
