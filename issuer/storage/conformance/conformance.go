@@ -3,10 +3,9 @@
 // backend: RunTests gets a function that returns a fresh, empty Storage for
 // each test.
 //
-// Backends that need a server run only when their DSN variable is set: for
-// PostgreSQL, $SVCAUTH_TEST_POSTGRES_DSN (for example
-// postgres://svcauth:svcauth@127.0.0.1:5432/svcauth_test?sslmode=disable);
-// without it they are skipped.
+// PostgreSQL runs on the throwaway server storage/postgres/pgtest starts
+// (or on $SVCAUTH_TEST_POSTGRES_DSN); without either it is skipped, unless
+// $SVCAUTH_REQUIRE_POSTGRES is set (CI), which fails the run instead.
 package conformance
 
 import (
@@ -21,9 +20,6 @@ import (
 	"github.com/svcauth/svcauth/issuer/domain"
 	"github.com/svcauth/svcauth/issuer/storage"
 )
-
-// EnvPostgresDSN names the PostgreSQL database the conformance tests may use.
-const EnvPostgresDSN = "SVCAUTH_TEST_POSTGRES_DSN"
 
 // RunTests runs every conformance test against storages made by newStorage.
 func RunTests(t *testing.T, newStorage func(t *testing.T) storage.Storage) {

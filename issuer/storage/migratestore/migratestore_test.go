@@ -147,3 +147,33 @@ func TestCopyCarriesStateOver(t *testing.T) {
 		t.Fatalf("the refused copy changed the target: %d audit rows, want 4", n)
 	}
 }
+
+// TestCopyRefusesSchemaDrift: a column or a table the other side lacks
+// fails the copy before anything is written, instead of being left behind.
+func TestCopyRefusesSchemaDrift(t *testing.T) {
+	ctx := context.Background()
+	for name, change := range map[string]string{
+		"a column": `ALTER TABLE service_tokens ADD COLUMN note TEXT`,
+		"a table":  `CREATE TABLE token_notes (token_id TEXT PRIMARY KEY)`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			src, dst := open(t)
+			now := time.Now().UTC()
+			if err := src.CreateToken(ctx, domain.Token{ID: domain.NewID(), Name: "ci", ClientID: strings.Repeat("c", 32) + ".access",
+				SecretHash: []byte("h"), ClientSecretVersion: 1, Enabled: true, CreatedAt: now, UpdatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := src.SQL().Exec(change); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := migratestore.Copy(ctx, src.SQL(), dst.Pool); err == nil {
+				t.Fatal("the copy went ahead")
+			}
+			var n int
+			dst.SQL().QueryRow(`SELECT COUNT(*) FROM service_tokens`).Scan(&n)
+			if n != 0 {
+				t.Fatalf("the refused copy wrote %d tokens", n)
+			}
+		})
+	}
+}

@@ -121,16 +121,25 @@ func (d *DB) Close() error {
 	return err
 }
 
-// scrub removes dsn's password from an error's text.
+// scrub removes dsn's password (the URL's or a password= parameter's)
+// from an error's text. pgx's own errors leave it out; errors of anything
+// else that saw the DSN may not.
 func scrub(err error, dsn string) error {
 	u, perr := url.Parse(dsn)
 	if perr != nil {
 		return err
 	}
-	if p, has := u.User.Password(); has && p != "" && strings.Contains(err.Error(), p) {
-		return errors.New(strings.ReplaceAll(err.Error(), p, "xxxxx"))
+	msg := err.Error()
+	p, _ := u.User.Password()
+	for _, p := range []string{p, u.Query().Get("password")} {
+		if p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
 	}
-	return err
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
 }
 
 // migrate applies every embedded migration not yet recorded, in name
