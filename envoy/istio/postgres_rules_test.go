@@ -17,16 +17,16 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/svcauth/svcauth/envoy/istio/kubecheck"
+	"github.com/svcauth/svcauth/issuer/cli"
 	"github.com/svcauth/svcauth/issuer/storage/postgres"
 )
 
 // envDB is the variable `svcauth serve` reads the DSN from when --db is not
-// given (issuer/cli's EnvDB).
-const envDB = "SVCAUTH_DB"
-
-// issuerShutdown is how long `svcauth serve` waits for open requests after
-// SIGTERM (issuer/cli/serve.go).
-const issuerShutdown = 10 * time.Second
+// given; issuerShutdown how long it waits for open requests after SIGTERM.
+const (
+	envDB          = cli.EnvDB
+	issuerShutdown = cli.ShutdownTimeout
+)
 
 // istioDefaultDrain is the sidecar's terminationDrainDuration when the pod
 // does not set one.

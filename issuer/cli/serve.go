@@ -53,6 +53,11 @@ type serveOptions struct {
 	denialWindow   time.Duration
 }
 
+// ShutdownTimeout is how long serve waits for open requests (and the
+// last audit and last_seen writes) after SIGINT or SIGTERM; the Kubernetes
+// manifests' grace periods are checked against it.
+const ShutdownTimeout = 10 * time.Second
+
 // DefaultAuditRetention keeps audit events for 400 days: a year and a
 // quarter covers a yearly audit, and the database stops growing.
 const DefaultAuditRetention = 400 * 24 * time.Hour
@@ -310,7 +315,7 @@ func (a *app) serve(ctx context.Context, o serveOptions, level slog.Level) error
 			}
 		case <-ctx.Done():
 			log.Info("shutting down")
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 			defer cancel()
 			err := hs.ShutdownWithContext(sctx)
 			if ferr := srv.Close(sctx); ferr != nil {
