@@ -68,6 +68,33 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// serveHTTPServer serves srv with api.HTTPServer (fasthttp, what `svcauth
+// serve` runs) on a loopback port and returns its URL.
+func serveHTTPServer(t testing.TB, srv *api.Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := srv.HTTPServer(srv)
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+// serveLoopback serves srv on a loopback port, through net/http on the
+// first pass and api.HTTPServer on the second (viaHTTPServer), and returns
+// its URL: for tests of several servers, which the harness does not cover.
+func serveLoopback(t testing.TB, srv *api.Server) string {
+	t.Helper()
+	if viaHTTPServer {
+		return serveHTTPServer(t, srv)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
 func newHarness(t *testing.T) *harness { return newHarnessWith(t, nil, nil) }
 
 // newHarnessWith is newHarness with wrap, when not nil, between the server
@@ -110,14 +137,7 @@ func newHarnessWith(t *testing.T, wrap func(storage.Storage) storage.Storage, cf
 
 // serveHTTP starts api.HTTPServer for h on a loopback port.
 func (h *harness) serveHTTP() {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	hs := h.srv.HTTPServer(h.srv)
-	go hs.Serve(ln)
-	h.t.Cleanup(func() { hs.Shutdown() })
-	h.base = "http://" + ln.Addr().String()
+	h.base = serveHTTPServer(h.t, h.srv)
 	h.client = &http.Client{
 		Timeout:       10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -56,7 +54,7 @@ func TestReadyzFollowsPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close(context.Background()) })
-	base := serveForReadyz(t, srv)
+	base := serveLoopback(t, srv)
 
 	if code, body := readyzHealth(t, base+"/readyz"); code != 200 || body.Status != "ready" {
 		t.Fatalf("/readyz on a reachable database: %d %+v", code, body)
@@ -106,25 +104,6 @@ func TestReadyzFollowsPostgres(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// serveForReadyz serves srv on loopback: through api.HTTPServer (what
-// `svcauth serve` runs) in TestMain's second pass, net/http in the first.
-func serveForReadyz(t *testing.T, srv *api.Server) string {
-	t.Helper()
-	if !viaHTTPServer {
-		ts := httptest.NewServer(srv)
-		t.Cleanup(ts.Close)
-		return ts.URL
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := srv.HTTPServer(srv)
-	go hs.Serve(ln)
-	t.Cleanup(func() { hs.Shutdown() })
-	return "http://" + ln.Addr().String()
 }
 
 func readyzAdmin(t *testing.T, dsn string) *pgx.Conn {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -49,9 +48,7 @@ func startReplica(t *testing.T, dsn string, listen bool) *replica {
 			t.Fatal("the change listener did not start")
 		}
 	}
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
-	return &replica{url: ts.URL, srv: srv, db: db}
+	return &replica{url: serveLoopback(t, srv), srv: srv, db: db}
 }
 
 func (r *replica) call(t *testing.T, method, path, key string, body, out any) int {
