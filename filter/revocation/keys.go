@@ -15,16 +15,33 @@ func NewKey(k session.Key, activatesAt int64) Key {
 	return Key{Key: k, ActivatesAt: activatesAt, Version: session.KeyVersion(k.ID)}
 }
 
-// SigningKey returns the key sync requests are signed with: the newest key
-// that is already active at now ("publish first, sign later": a pending key
-// may not be known to the issuer's sync authentication as current yet).
-// Newest is the latest activation, then the highest version, then the last
-// listed. With no active key at all it takes the one activating first.
-func SigningKey(keys []Key, now int64) Key {
+// SigningKey returns the key the application signs with at now, as far as
+// this filter can tell (the signing-version gauge): the newest key that is
+// already active ("publish first, sign later"). Newest is the latest
+// activation, then the highest version, then the last listed. With no
+// active key at all it takes the one activating first.
+func SigningKey(keys []Key, now int64) Key { return keys[newestKey(keys, now, false)] }
+
+// SyncSigningKey returns the key sync requests are signed with: the
+// SigningKey among the HS256 keys. An RS256 key has no secret to sign with:
+// with no HS256 key the filter polls unsigned (ok false), and the issuer
+// answers such polls for apps that publish an RS256 key, without their
+// HS256 keys (SYNC-PROTOCOL.md).
+func SyncSigningKey(keys []Key, now int64) (Key, bool) {
+	i := newestKey(keys, now, true)
+	if i < 0 {
+		return Key{}, false
+	}
+	return keys[i], true
+}
+
+// newestKey is the index SigningKey describes, among the HS256 keys only
+// when hmacOnly; -1 when there is none.
+func newestKey(keys []Key, now int64, hmacOnly bool) int {
 	best := -1
 	for i := range keys {
 		k := &keys[i]
-		if k.ActivatesAt > now {
+		if k.ActivatesAt > now || hmacOnly && k.Key.Public != nil {
 			continue
 		}
 		if best < 0 || k.ActivatesAt > keys[best].ActivatesAt ||
@@ -33,32 +50,17 @@ func SigningKey(keys []Key, now int64) Key {
 		}
 	}
 	if best >= 0 {
-		return keys[best]
+		return best
 	}
 	for i := range keys {
+		if hmacOnly && keys[i].Key.Public != nil {
+			continue
+		}
 		if best < 0 || keys[i].ActivatesAt < keys[best].ActivatesAt {
 			best = i
 		}
 	}
-	return keys[best]
-}
-
-// SyncSigningKey returns the key sync requests are signed with: the
-// SigningKey among the HS256 keys. An RS256 key has no secret to sign with:
-// with no HS256 key the filter polls unsigned (ok false), and the issuer
-// answers such polls only for apps that publish no HS256 key.
-func SyncSigningKey(keys []Key, now int64) (Key, bool) {
-	var hmacKeys [8]Key
-	hs := hmacKeys[:0]
-	for _, k := range keys {
-		if k.Key.Public == nil {
-			hs = append(hs, k)
-		}
-	}
-	if len(hs) == 0 {
-		return Key{}, false
-	}
-	return SigningKey(hs, now), true
+	return best
 }
 
 // sameKey reports whether a and b are the same key material.
