@@ -2,6 +2,7 @@ package devproxy
 
 import (
 	"net"
+	"net/http"
 	"net/url"
 	"testing"
 	"time"
@@ -42,5 +43,31 @@ func TestClusterRoundRobinAndEjection(t *testing.T) {
 	}
 	if !seen[0] || !seen[1] {
 		t.Fatal("the endpoint was not taken back after its ejection")
+	}
+}
+
+// TestClusterEjectsOnARealRefusal: the error http.Transport gives for a
+// port nobody listens on is one that ejects (the test above uses a made-up
+// one).
+func TestClusterEjectsOnARealRefusal(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed, _ := url.Parse("http://" + ln.Addr().String())
+	ln.Close()
+	other, _ := url.Parse("http://127.0.0.1:1002")
+	c := newCluster([]*url.URL{closed, other})
+	req, _ := http.NewRequest(http.MethodGet, closed.String()+"/", nil)
+	_, err = (&http.Transport{}).RoundTrip(req)
+	if err == nil {
+		t.Fatal("a closed port answered")
+	}
+	now := time.Now()
+	c.failed(0, err, now)
+	for range 4 {
+		if i, _ := c.pick(now); i != 1 {
+			t.Fatalf("the refusing endpoint was picked after %v", err)
+		}
 	}
 }

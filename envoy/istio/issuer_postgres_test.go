@@ -109,6 +109,7 @@ func TestIssuerPostgresRulesCanFail(t *testing.T) {
 		}},
 		{"PDB maxUnavailable 100%", "keeps no replica", func(ix index) { pdb(ix).Spec.MaxUnavailable = ios(intstr.FromString("100%")) }},
 		{"PDB without a bound", "neither minAvailable nor maxUnavailable", func(ix index) { pdb(ix).Spec.MaxUnavailable = nil }},
+		{"PDB with both bounds", "both minAvailable and maxUnavailable", func(ix index) { pdb(ix).Spec.MinAvailable = ios(intstr.FromInt32(1)) }},
 		{"PDB eviction policy defaulted", "AlwaysAllow", func(ix index) { pdb(ix).Spec.UnhealthyPodEvictionPolicy = nil }},
 		{"DSN as a plain value", envDB + " must come from a secretKeyRef", func(ix index) {
 			*env(ix, envDB) = corev1.EnvVar{Name: envDB, Value: "postgres://svcauth:pw@db:5432/svcauth"}
