@@ -13,9 +13,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
@@ -92,61 +90,14 @@ func sizeBytes(ctx context.Context, db *sql.DB) (int64, error) {
 	return pages * size, nil
 }
 
-// migrate applies every embedded migration not yet recorded, in name order,
-// each in its own transaction together with its record.
+// migrate brings the schema up to date (sqlstore.Migrate).
 func (d *DB) migrate(ctx context.Context) error {
-	if _, err := d.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		name       TEXT PRIMARY KEY,
-		applied_at INTEGER NOT NULL
-	)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
-	}
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	conn, err := d.db.Conn(ctx)
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := d.applyMigration(ctx, name); err != nil {
-			return fmt.Errorf("migration %s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-func (d *DB) applyMigration(ctx context.Context, name string) error {
-	return withTx(ctx, d.db, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return nil
-		}
-		body, err := fs.ReadFile(migrationFS, name)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, d.Now().UnixNano())
-		return err
-	})
-}
-
-// withTx runs fn in a transaction (taking the write lock at once), commits
-// when it returns nil and rolls back otherwise.
-func withTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr(err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return mapErr(tx.Commit())
+	defer conn.Close()
+	return sqlstore.Migrate(ctx, conn, migrationFS, false, d.Now)
 }
 
 // mapErr turns SQLite's errors into the storage package's errors where
