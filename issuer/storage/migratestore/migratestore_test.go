@@ -3,13 +3,13 @@ package migratestore_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/svcauth/svcauth/issuer/domain"
+	"github.com/svcauth/svcauth/issuer/internal/testenv"
 	"github.com/svcauth/svcauth/issuer/storage/migratestore"
 	"github.com/svcauth/svcauth/issuer/storage/postgres"
 	"github.com/svcauth/svcauth/issuer/storage/postgres/pgtest"
@@ -20,18 +20,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func open(t *testing.T) (*sqlite.DB, *postgres.DB) {
 	t.Helper()
-	ctx := context.Background()
-	src, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "svcauth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { src.Close() })
-	dst, err := postgres.Open(ctx, pgtest.DSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dst.Close() })
-	return src, dst
+	return testenv.SQLite(t), pgtest.Open(t)
 }
 
 // TestEveryTableIsCopiedOrSkipped: a table added to either schema without

@@ -29,6 +29,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/svcauth/svcauth/issuer/storage/postgres"
 )
 
 // Environment variables.
@@ -59,6 +61,18 @@ func Stop() {
 		cluster.stop()
 		cluster = nil
 	}
+}
+
+// Open opens the storage on a new, empty database for t (DSN), closed when
+// t ends.
+func Open(t testing.TB) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // DSN returns the DSN of a new, empty database for t, dropped when t ends
