@@ -28,18 +28,9 @@ func TestSameTokenNameOnTwoReplicasAtOnce(t *testing.T) {
 	for i := range rounds {
 		name := fmt.Sprintf("race-%d", i)
 		codes := make([]int, 2)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for j, r := range []*replica{a, b} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				codes[j] = r.call(t, "POST", "/v1/service-tokens", key, apiv1.CreateTokenRequest{Name: name}, nil)
-			}()
-		}
-		close(start)
-		wg.Wait()
+		atOnce([]*replica{a, b}, func(j int, r *replica) {
+			codes[j] = r.call(t, "POST", "/v1/service-tokens", key, apiv1.CreateTokenRequest{Name: name}, nil)
+		})
 		if !(codes[0] == http.StatusCreated && codes[1] == http.StatusConflict) && !(codes[0] == http.StatusConflict && codes[1] == http.StatusCreated) {
 			t.Fatalf("round %d: replicas answered %v, want one 201 and one 409", i, codes)
 		}
@@ -68,19 +59,10 @@ func TestReplicasStartingTogetherCreateOneAdminKey(t *testing.T) {
 		err       error
 	}
 	results := make([]result, len(reps))
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, r := range reps {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			k, g, err := api.EnsureInitialAdminKey(context.Background(), r.db, testenv.Keyring(t, 42), time.Now(), "")
-			results[i] = result{k, g, err}
-		}()
-	}
-	close(start)
-	wg.Wait()
+	atOnce(reps, func(i int, r *replica) {
+		k, g, err := api.EnsureInitialAdminKey(context.Background(), r.db, testenv.Keyring(t, 42), time.Now(), "")
+		results[i] = result{k, g, err}
+	})
 	generated := 0
 	var key string
 	for i, r := range results {
@@ -118,18 +100,9 @@ func TestSameAlgorithmSwitchOnTwoReplicasAtOnce(t *testing.T) {
 		}
 		rs := "RS256"
 		codes := make([]int, 2)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for j, r := range []*replica{a, b} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				codes[j] = r.call(t, "PATCH", "/v1/apps/"+app.ID, key, apiv1.UpdateAppRequest{SessionAlgorithm: &rs}, nil)
-			}()
-		}
-		close(start)
-		wg.Wait()
+		atOnce([]*replica{a, b}, func(j int, r *replica) {
+			codes[j] = r.call(t, "PATCH", "/v1/apps/"+app.ID, key, apiv1.UpdateAppRequest{SessionAlgorithm: &rs}, nil)
+		})
 		if codes[0] != 200 || codes[1] != 200 {
 			t.Fatalf("round %d: switches answered %v", round, codes)
 		}
@@ -141,4 +114,21 @@ func TestSameAlgorithmSwitchOnTwoReplicasAtOnce(t *testing.T) {
 			t.Fatalf("round %d: %d RS256 keys after one switch asked twice, want 1", round, n)
 		}
 	}
+}
+
+// atOnce runs f for every replica, each in its own goroutine, all released
+// at the same moment (to race), and waits for them.
+func atOnce(reps []*replica, f func(i int, r *replica)) {
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, r := range reps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			f(i, r)
+		}()
+	}
+	close(start)
+	wg.Wait()
 }
